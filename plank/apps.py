@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PlankConfig(AppConfig):
+    name = "plank"
+    verbose_name = "Plank"

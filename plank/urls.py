@@ -1,0 +1,20 @@
+"""The URL map. Paths here are stable: other tools and the tests rely on them."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from plank import views
+
+urlpatterns = [
+    path("", include("media.urls")),
+    path("browse/", include("browse.urls")),
+    path("torrents/", include("torrents.urls")),
+    path("system/", views.system, name="system"),
+    path("setup/", views.first_run, name="setup"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("live/", include("plank.live.urls")),
+    path("admin/", admin.site.urls),
+]

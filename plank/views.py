@@ -1,0 +1,37 @@
+"""Project-wide pages: the health probe, the first-run page, and the system page."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from plank import system as system_health
+from plank.forms import OwnerForm
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def first_run(request: HttpRequest) -> HttpResponse:
+    """Create the owner account when no user exists yet; afterwards this page is gone."""
+    if get_user_model().objects.exists():
+        return redirect("library")
+    form = OwnerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("library")
+    return render(request, "plank/first_run.html", {"form": form})
+
+
+@require_GET
+def system(request: HttpRequest) -> HttpResponse:
+    return render(request, "plank/system.html", {"checks": system_health.checks()})
