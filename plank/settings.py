@@ -219,8 +219,9 @@ WHITENOISE_USE_FINDERS = True
 PLANK_TMDB_API_KEY = env("TMDB_API_KEY")
 PLANK_TMDB_BASE_URL = env("TMDB_BASE_URL", "https://api.themoviedb.org/3").rstrip("/")
 PLANK_TORRENT_LISTEN = env("TORRENT_LISTEN", "0.0.0.0:6881")
-# The engine is off in tests and in --web-only processes; `serve` turns it on.
-PLANK_ENGINE_ENABLED = env_bool("ENGINE", False)
+# The roles of this process ("web", "engine"); `serve` and `engine` set them (see plank.parts).
+# Management commands and tests run with none: no relay, no engine, unless a test starts them.
+PLANK_ROLES: frozenset[str] = frozenset()
 PLANK_RELAY_POLL_SECONDS = float(env("RELAY_POLL_SECONDS", "0.1"))
 
 LOGGING = {
