@@ -1,10 +1,13 @@
 from django.urls import path
 
-from media import views
+from media import player, streaming, views
 
 urlpatterns = [
-    path("", views.library, name="library"),
+    path("", views.library_page, name="library"),
     path("media/add", views.add, name="add"),
     path("media/<int:pk>/", views.title_detail, name="title"),
     path("media/<int:pk>/delete", views.delete, name="delete"),
+    path("media/<int:pk>/watch", player.watch, name="watch"),
+    path("media/<int:pk>/position", player.save_position, name="position"),
+    path("media/<int:pk>/stream", streaming.stream, name="stream"),
 ]

@@ -1,17 +1,143 @@
-from django.http import HttpRequest, HttpResponse
+"""The library's pages. Views parse the request, call media.library, and render."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from media import library
+from media.forms import AddMagnetForm
+from media.models import Kind, Title
 
 
-def library(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("library")
+def _kind(request: HttpRequest) -> str:
+    kind = request.GET.get("type", Kind.MOVIE)
+    return kind if kind in Kind.values else Kind.MOVIE
 
 
+def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) -> dict:
+    kind = _kind(request)
+    sort = request.GET.get("sort", library.DEFAULT_SORT)
+    if sort not in library.SORTS:
+        sort = library.DEFAULT_SORT
+    query = request.GET.get("q", "").strip()[:200]
+    base = reverse("library")
+    return {
+        "grid_key": "/".join(library.list_key(kind)),
+        "grid_url": f"{base}?{urlencode({'partial': 'grid', 'type': kind, 'sort': sort, 'q': query})}",
+        "tabs_url": f"{base}?{urlencode({'partial': 'tabs', 'type': kind})}",
+        "nav": "library",
+        "kind": kind,
+        "kind_label": Kind(kind).label,
+        "sort": sort,
+        "sorts": [("added", "Recently added"), ("title", "Title"), ("year", "Year")],
+        "query": query,
+        "titles": library.titles(kind, sort=sort, query=query),
+        "counts": library.counts(),
+        "form": form or AddMagnetForm(initial={"type": kind}),
+    }
+
+
+@require_GET
+def library_page(request: HttpRequest) -> HttpResponse:
+    context = _library_context(request)
+    partial = request.GET.get("partial")
+    if request.htmx and partial in {"grid", "tabs"}:
+        return render(request, f"media/library.html#{partial}", context)
+    return render(request, "media/library.html", context)
+
+
+@require_http_methods(["GET", "POST"])
 def add(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("add")
+    if request.method == "GET":
+        return _preview(request)
+    form = AddMagnetForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return render(request, "media/library.html#add-form", {"form": form}, status=200)
+        request.GET = request.GET.copy()
+        request.GET["type"] = request.POST.get("type", Kind.MOVIE)
+        context = _library_context(request, form=form) | {"open_add": True}
+        return render(request, "media/library.html", context, status=400)
+    result = library.add_magnet(form.cleaned_data["magnet"], form.cleaned_data["type"], request.user)
+    title = result.title
+    if not result.created:
+        messages.info(request, f"“{title.display_title}” is already in your library.")
+        if request.htmx:
+            return HttpResponseClientRedirect(title.get_absolute_url())
+        return redirect(title)
+    if request.htmx:
+        response = render(request, "media/library.html#add-form", {"form": AddMagnetForm(initial={"type": title.kind}), "added": title})
+        return trigger_client_event(response, "library:changed", {"id": title.pk, "kind": title.kind})
+    messages.success(request, f"Added “{title.display_title}”.")
+    return redirect(f"{reverse('library')}?type={title.kind}")
 
 
+def _preview(request: HttpRequest) -> HttpResponse:
+    """The add dialog's preview of a pasted magnet: parsed name and the guessed kind."""
+    form = AddMagnetForm({"magnet": request.GET.get("magnet", ""), "type": Kind.MOVIE})
+    magnet = form.cleaned_data["magnet"] if form.is_valid() else None
+    context = {
+        "magnet": magnet,
+        "release": library.parse_release_name(magnet.name) if magnet and magnet.name else None,
+        "guessed_kind": library.guess_kind(magnet) if magnet else None,
+        "error": None if magnet or not request.GET.get("magnet", "").strip() else form.errors.get("magnet", [""])[0],
+    }
+    return render(request, "media/library.html#add-preview", context)
+
+
+@require_GET
 def title_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return HttpResponse("title")
+    title = get_object_or_404(Title.objects.select_related("added_by"), pk=pk)
+    context = {
+        "nav": "library",
+        "title": title,
+        "files": list(title.files.select_related("episode__season")),
+        "seasons": list(title.seasons.prefetch_related("episodes")) if title.kind == Kind.TV else [],
+        "can_delete": _can_delete(request, title),
+        "detail_url": f"{title.get_absolute_url()}?partial=detail",
+    }
+    if request.htmx and request.GET.get("partial") == "detail":
+        return render(request, "media/title.html#detail", context)
+    return render(request, "media/title.html", context)
 
 
+def _can_delete(request: HttpRequest, title: Title) -> bool:
+    user = request.user
+    return bool(user.is_staff or title.added_by_id is None or title.added_by_id == user.pk)
+
+
+@require_http_methods(["GET", "POST"])
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    return HttpResponse("delete")
+    title = Title.objects.filter(pk=pk).first()
+    if title is None:
+        if request.htmx:
+            return HttpResponse("This title was already removed.", status=404)
+        messages.info(request, "This title was already removed.")
+        return redirect("library")
+    if not _can_delete(request, title):
+        reason = "Only the person who added this title, or an admin, can delete it."
+        if request.htmx:
+            return HttpResponseForbidden(reason)
+        messages.error(request, reason)
+        return redirect(title)
+    if request.method == "GET":
+        return render(request, "media/confirm_delete.html", {"nav": "library", "title": title})
+    kind, name = title.kind, title.display_title
+    library.delete_title(title, delete_files=request.POST.get("delete_files") == "on")
+    if request.htmx and request.POST.get("from") == "title":
+        messages.success(request, f"Deleted “{name}”.")
+        return HttpResponseClientRedirect(f"{reverse('library')}?type={kind}")
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = json.dumps({"library:changed": {"kind": kind}})
+        return response
+    messages.success(request, f"Deleted “{name}”.")
+    return redirect(f"{reverse('library')}?type={kind}")

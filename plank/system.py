@@ -14,6 +14,7 @@ class Check:
     ok: bool
     summary: str
     details: list[tuple[str, str]] = field(default_factory=list)
+    table: list[list[object]] = field(default_factory=list)  # first row is the header
 
 
 _checks: list[Callable[[], Check]] = []

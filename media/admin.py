@@ -1,0 +1,59 @@
+from django.contrib import admin
+
+from media.models import Episode, MediaFile, PlaybackPosition, Season, Title
+
+
+class SeasonInline(admin.TabularInline):
+    model = Season
+    extra = 0
+    fields = ("number", "name", "air_date")
+
+
+class MediaFileInline(admin.TabularInline):
+    model = MediaFile
+    extra = 0
+    fields = ("role", "path", "torrent_path", "size", "episode")
+    raw_id_fields = ("episode",)
+
+
+@admin.register(Title)
+class TitleAdmin(admin.ModelAdmin):
+    list_display = ("title", "year", "kind", "status", "quality", "added_by", "added_at")
+    list_filter = ("kind", "status", "added_at")
+    search_fields = ("title", "original_title", "release_name", "info_hash", "imdb_id")
+    readonly_fields = ("added_at", "updated_at")
+    raw_id_fields = ("added_by",)
+    inlines = [SeasonInline, MediaFileInline]
+    date_hierarchy = "added_at"
+
+
+@admin.register(Season)
+class SeasonAdmin(admin.ModelAdmin):
+    list_display = ("show", "number", "name", "air_date")
+    list_filter = ("air_date",)
+    search_fields = ("show__title", "name")
+    raw_id_fields = ("show",)
+
+
+@admin.register(Episode)
+class EpisodeAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "name", "air_date")
+    list_filter = ("season__show__kind",)
+    search_fields = ("name", "season__show__title")
+    raw_id_fields = ("season",)
+
+
+@admin.register(MediaFile)
+class MediaFileAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "title", "role", "size", "container", "video_codec", "audio_codec")
+    list_filter = ("role", "container", "video_codec", "audio_codec")
+    search_fields = ("path", "torrent_path", "title__title")
+    raw_id_fields = ("title", "episode")
+
+
+@admin.register(PlaybackPosition)
+class PlaybackPositionAdmin(admin.ModelAdmin):
+    list_display = ("user", "title", "position", "duration", "updated_at")
+    list_filter = ("updated_at",)
+    search_fields = ("user__username", "title__title")
+    raw_id_fields = ("user", "title", "file")
