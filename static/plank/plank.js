@@ -89,6 +89,19 @@
   document.addEventListener("htmx:sendError", function () {
     showMessage("Plank can't be reached right now. Check the connection.", "error");
   });
+  // A change made from this page refreshes the library's live elements at once, without
+  // waiting for the socket's invalidation (which still reaches every other page).
+  document.body && document.body.addEventListener("library:changed", refreshLibrary);
+  document.addEventListener("DOMContentLoaded", function () {
+    document.body.addEventListener("library:changed", refreshLibrary);
+  });
+  function refreshLibrary() {
+    if (!window.htmx) return;
+    document.querySelectorAll('[data-live-key^="media"]').forEach(function (el) {
+      window.htmx.trigger(el, "live:refresh");
+    });
+  }
+
   // The add dialog's preview is shown only when it has something to say.
   document.addEventListener("htmx:afterSwap", function (event) {
     var preview = document.getElementById("add-preview");
