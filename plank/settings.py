@@ -148,6 +148,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_PREFIX", "plank"),
+            # Wait for a free connection instead of failing under a burst of requests.
+            "OPTIONS": {"pool_class": "redis.BlockingConnectionPool", "max_connections": 100, "timeout": 5},
         }
     }
     CHANNEL_LAYERS = {
