@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+
+from plank.models import Preferences
 
 
 class OwnerForm(UserCreationForm):
@@ -18,3 +21,29 @@ class OwnerForm(UserCreationForm):
         if commit:
             user.save()
         return user
+
+
+class PreferencesForm(forms.ModelForm):
+    class Meta:
+        model = Preferences
+        fields = ("tmdb_api_key", "tmdb_language", "dht", "lsd", "port_mapping", "seed_ratio", "metadata_timeout")
+        widgets = {"tmdb_api_key": forms.PasswordInput(render_value=True, attrs={"autocomplete": "off", "spellcheck": "false"})}
+
+    def clean_tmdb_api_key(self) -> str:
+        key = self.cleaned_data["tmdb_api_key"].strip()
+        if key:
+            from browse.tmdb import credential_kind
+
+            if credential_kind(key) is None:
+                raise forms.ValidationError(
+                    "That doesn't look like a TMDB key: use the 32-character API key (v3) or the long read access token (v4)."
+                )
+        return key
+
+    def clean_tmdb_language(self) -> str:
+        lang = self.cleaned_data["tmdb_language"].strip()
+        import re
+
+        if not re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", lang):
+            raise forms.ValidationError("Use a language code like en-US or fr-FR.")
+        return lang

@@ -11,6 +11,7 @@ urlpatterns = [
     path("browse/", include("browse.urls")),
     path("torrents/", include("torrents.urls")),
     path("system/", views.system, name="system"),
+    path("settings/", views.preferences, name="preferences"),
     path("setup/", views.first_run, name="setup"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -9,7 +9,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from plank import system as system_health
-from plank.forms import OwnerForm
+from django.contrib import messages
+from django.db import transaction
+
+from plank.forms import OwnerForm, PreferencesForm
+from plank.live.events import emit
+from plank.models import get_preferences
 
 
 @login_not_required
@@ -35,3 +40,21 @@ def first_run(request: HttpRequest) -> HttpResponse:
 @require_GET
 def system(request: HttpRequest) -> HttpResponse:
     return render(request, "plank/system.html", {"checks": system_health.checks()})
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The household's run-time settings. Only staff may change them; everyone may look."""
+    prefs = get_preferences()
+    form = PreferencesForm(request.POST or None, instance=prefs)
+    if request.method == "POST":
+        if not request.user.is_staff:
+            messages.error(request, "Only an admin can change the settings.")
+            return redirect("preferences")
+        if form.is_valid():
+            with transaction.atomic():
+                form.save()
+                emit(("preferences",), ("tmdb",))
+            messages.success(request, "Settings saved.")
+            return redirect("preferences")
+    return render(request, "plank/preferences.html", {"nav": "settings", "form": form, "can_edit": request.user.is_staff})
