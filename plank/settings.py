@@ -133,7 +133,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            "TEST": {"NAME": DATA_DIR / "test.sqlite3"},
+            # A file (not memory) so that tests can reach it from other processes; one per
+            # test run so that concurrent runs never share it.
+            "TEST": {"NAME": DATA_DIR / f"test-{os.getpid()}.sqlite3"},
         }
     }
 DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")

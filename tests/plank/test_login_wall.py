@@ -7,6 +7,7 @@ import re
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.converters import get_converters
 
 OPEN = {"/healthz", "/accounts/login/", "/accounts/logout/", "/setup/"}
 
@@ -19,13 +20,22 @@ def _walk(patterns, prefix: str = ""):
             yield prefix + str(p.pattern)
 
 
+CANDIDATES = ["1", "movie", "x", "a/b.jpg", "w342"]
+
+
+def _sample(match: re.Match[str]) -> str:
+    """A value that the converter named in ``<conv:name>`` accepts."""
+    converter = get_converters().get(match.group(1), get_converters()["str"])
+    for candidate in CANDIDATES:
+        if re.fullmatch(converter.regex, candidate):
+            return candidate
+    raise AssertionError(f"no sample value for converter {match.group(1)}")
+
+
 def _example(route: str) -> str:
     """A concrete path for a route, with sample values for its converters."""
     route = route.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\", "")
-    route = re.sub(r"<int:[^>]+>", "1", route)
-    route = re.sub(r"<path:[^>]+>", "a/b.jpg", route)
-    route = re.sub(r"<(str|slug):[^>]+>", "x", route)
-    route = re.sub(r"<[^>]+>", "1", route)
+    route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: _sample(m) if m.group(1) else "x", route)
     route = re.sub(r"\(\?P<[^>]+>[^)]*\)", "1", route)
     route = re.sub(r"[()?^$*+]", "", route)
     return "/" + route
