@@ -1,5 +1,29 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class BrowseConfig(AppConfig):
     name = "browse"
+    verbose_name = "Browse"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save, pre_save
+
+        from browse import discover, matching
+        from media.models import Title
+        from plank import system
+        from plank.models import Preferences
+
+        # A title added by magnet is matched to TMDB in the background.
+        post_save.connect(matching.on_title_saved, sender=Title, dispatch_uid="browse-match")
+        # A new TMDB key or language makes the cached TMDB answers stale everywhere.
+        pre_save.connect(
+            discover.remember_tmdb_settings, sender=Preferences, dispatch_uid="browse-prefs-old"
+        )
+        post_save.connect(
+            discover.tmdb_settings_saved, sender=Preferences, dispatch_uid="browse-prefs-new"
+        )
+        system.register(discover.health)
+        system.register(matching.sync_health)

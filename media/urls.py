@@ -10,4 +10,5 @@ urlpatterns = [
     path("media/<int:pk>/watch", player.watch, name="watch"),
     path("media/<int:pk>/position", player.save_position, name="position"),
     path("media/<int:pk>/stream", streaming.stream, name="stream"),
+    path("media/<int:pk>/subtitles/<int:file_id>.vtt", player.subtitle, name="subtitle"),
 ]

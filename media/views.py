@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from media import library
+from media import library, playback
 from media.forms import AddMagnetForm
 from media.models import Kind, Title
 
@@ -42,6 +42,7 @@ def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) ->
         "titles": library.titles(kind, sort=sort, query=query),
         "counts": library.counts(),
         "form": form or AddMagnetForm(initial={"type": kind}),
+        "positions": playback.continue_watching(request.user),
     }
 
 
@@ -102,6 +103,7 @@ def title_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "files": list(title.files.select_related("episode__season")),
         "seasons": list(title.seasons.prefetch_related("episodes")) if title.kind == Kind.TV else [],
         "can_delete": _can_delete(request, title),
+        "has_video": title.files.filter(role="video").exists(),
         "detail_url": f"{title.get_absolute_url()}?partial=detail",
     }
     if request.htmx and request.GET.get("partial") == "detail":

@@ -178,6 +178,7 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "django_migrations",
         "django_session",
         "live_outbox",
+        "browse_syncrun",
         "django_tasks_database_dbtaskresult",
         "django_tasks_database_dbworkerheartbeat",
         "django_tasks_db_dbtaskresult",
