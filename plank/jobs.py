@@ -1,0 +1,52 @@
+"""The job worker as a process part: runs django-tasks' database worker in a thread.
+
+It belongs to the "engine" role, so `serve` (embedded) and `manage.py engine` (scaled out)
+run queued jobs (TMDB matching, remuxing) and `serve --web-only` processes never do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from django_tasks_db.management.commands.db_worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class JobWorker:
+    name = "jobs"
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.worker = Worker(
+            queue_names=["*"],
+            interval=interval,
+            batch=False,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=f"{socket.gethostname()}-{os.getpid()}"[:64],
+            excluded_queue_names=[],
+        )
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="plank-jobs", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        except Exception:  # the worker must never take the process down
+            log.exception("the job worker stopped")
+
+    def stop(self) -> None:
+        self.worker.running = False
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
