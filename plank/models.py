@@ -43,7 +43,16 @@ def get_preferences() -> Preferences:
     """The preferences row, created from the environment on first use."""
     prefs = Preferences.objects.filter(pk=1).first()
     if prefs is None:
+        s = django_settings
         prefs, _ = Preferences.objects.get_or_create(
-            pk=1, defaults={"tmdb_api_key": getattr(django_settings, "PLANK_TMDB_API_KEY", "")}
+            pk=1,
+            defaults={
+                "tmdb_api_key": getattr(s, "PLANK_TMDB_API_KEY", ""),
+                "dht": getattr(s, "PLANK_TORRENT_DHT", True),
+                "lsd": getattr(s, "PLANK_TORRENT_LSD", True),
+                "port_mapping": getattr(s, "PLANK_TORRENT_UPNP", True),
+                "seed_ratio": getattr(s, "PLANK_TORRENT_SEED_RATIO", None),
+                "metadata_timeout": getattr(s, "PLANK_METADATA_TIMEOUT", 120),
+            },
         )
     return prefs

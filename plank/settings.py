@@ -179,6 +179,9 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "django_session",
         "live_outbox",
         "browse_syncrun",
+        # written every few seconds by the engine thread; a cached read could outlive a commit
+        "torrents_download",
+        "torrents_enginecommand",
         "django_tasks_database_dbtaskresult",
         "django_tasks_database_dbworkerheartbeat",
         "django_tasks_db_dbtaskresult",
@@ -225,6 +228,12 @@ WHITENOISE_USE_FINDERS = True
 PLANK_TMDB_API_KEY = env("TMDB_API_KEY")
 PLANK_TMDB_BASE_URL = env("TMDB_BASE_URL", "https://api.themoviedb.org/3").rstrip("/")
 PLANK_TORRENT_LISTEN = env("TORRENT_LISTEN", "0.0.0.0:6881")
+# First values of the engine's run-time settings (then edited on /settings/, kept in the DB).
+PLANK_TORRENT_DHT = env_bool("TORRENT_DHT", True)
+PLANK_TORRENT_LSD = env_bool("TORRENT_LSD", True)
+PLANK_TORRENT_UPNP = env_bool("TORRENT_UPNP", True)
+PLANK_TORRENT_SEED_RATIO = float(env("TORRENT_SEED_RATIO")) if env("TORRENT_SEED_RATIO") else None
+PLANK_METADATA_TIMEOUT = int(env("METADATA_TIMEOUT", "120"))
 # The roles of this process ("web", "engine"); `serve` and `engine` set them (see plank.parts).
 # Management commands and tests run with none: no relay, no engine, unless a test starts them.
 PLANK_ROLES: frozenset[str] = frozenset()

@@ -1,0 +1,66 @@
+"""The engine's run-time settings: read from the household's preferences, applied live.
+
+The settings page saves ``Preferences`` and emits ``("preferences",)``. Every process's relay
+turns that into a local invalidation, and the hook here re-applies DHT, local peer discovery,
+port mapping and the seeding policy to this process's engine, if it runs one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from plank.live.keys import Key, is_prefix
+
+log = logging.getLogger(__name__)
+
+
+def engine_options() -> dict[str, Any]:
+    """Engine constructor options from the preferences (the environment when the DB can't say)."""
+    try:
+        from plank.models import get_preferences
+
+        prefs = get_preferences()
+        return {"dht": prefs.dht, "lsd": prefs.lsd, "upnp": prefs.port_mapping, "seed_ratio": prefs.seed_ratio}
+    except DatabaseError:  # no tables yet (before migrate)
+        return {
+            "dht": settings.PLANK_TORRENT_DHT,
+            "lsd": settings.PLANK_TORRENT_LSD,
+            "upnp": settings.PLANK_TORRENT_UPNP,
+            "seed_ratio": settings.PLANK_TORRENT_SEED_RATIO,
+        }
+
+
+def metadata_timeout_setting() -> float:
+    try:
+        from plank.models import get_preferences
+
+        return float(get_preferences().metadata_timeout)
+    except DatabaseError:
+        return float(settings.PLANK_METADATA_TIMEOUT)
+
+
+def apply_to_current_engine() -> bool:
+    """Re-read the preferences and apply them to this process's engine. True if one runs."""
+    from torrents import engine as engine_module
+
+    engine = engine_module.current()
+    if engine is None:
+        return False
+    options = engine_options()
+    engine.apply_settings(dht=options["dht"], lsd=options["lsd"], upnp=options["upnp"])
+    engine.seed_ratio = options["seed_ratio"]
+    log.info("engine settings applied: %s", options)
+    return True
+
+
+def on_invalidate(key: Key) -> None:
+    """A live-cache hook: preferences changed somewhere → apply them here."""
+    if is_prefix(key, ("preferences",)) or is_prefix(("preferences",), key):
+        try:
+            apply_to_current_engine()
+        except Exception:  # a hook must never break the relay
+            log.exception("could not apply the engine settings")
