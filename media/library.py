@@ -102,7 +102,7 @@ def guess_kind(magnet: Magnet) -> str:
 
 
 def titles(kind: str, *, sort: str = DEFAULT_SORT, query: str = "") -> QuerySet[Title]:
-    qs = Title.objects.filter(kind=kind).exclude(status=Status.REMOVED)
+    qs = Title.objects.filter(kind=kind).exclude(status=Status.REMOVED).select_related("download")
     if query:
         qs = qs.filter(Q(title__icontains=query) | Q(original_title__icontains=query) | Q(release_name__icontains=query))
     return qs.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))

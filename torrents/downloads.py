@@ -534,6 +534,7 @@ def _progress_data(download: Download) -> dict[str, Any]:
         "peers": download.peers,
         "eta": download.eta,
         "state": download.state,
+        "state_label": download.get_state_display(),
         "downloaded": download.downloaded,
         "total": download.total_size,
     }

@@ -1,2 +1,8 @@
+from django.urls import path
 
-urlpatterns: list = []
+from torrents import views
+
+urlpatterns = [
+    path("", views.downloads_page, name="downloads"),
+    path("<int:pk>/<str:name>", views.action, name="download-action"),
+]

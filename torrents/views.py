@@ -1,0 +1,40 @@
+"""Download pages: the list of downloads, and pause / resume / retry on a title's download."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from media.models import Title
+from torrents import downloads
+from torrents.models import Download
+
+ACTIONS = {"pause": downloads.pause, "resume": downloads.resume, "retry": downloads.retry}
+DONE = {"pause": "Paused.", "resume": "Resumed.", "retry": "Looking for peers again."}
+
+
+@require_GET
+def downloads_page(request: HttpRequest) -> HttpResponse:
+    rows = Download.objects.select_related("title").order_by("-added_at")
+    context = {"nav": "torrents", "downloads": rows}
+    if request.htmx and request.GET.get("partial") == "list":
+        return render(request, "torrents/downloads.html#list", context)
+    return render(request, "torrents/downloads.html", context)
+
+
+@require_POST
+def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    title = get_object_or_404(Title, pk=pk)
+    if name not in ACTIONS or not Download.objects.filter(title=title).exists():
+        message = "This title has no download to change."
+        if request.htmx:
+            return HttpResponse(message, status=409)
+        messages.error(request, message)
+        return redirect(title)
+    ACTIONS[name](title)
+    if request.htmx:
+        return HttpResponse(status=204)
+    messages.success(request, DONE[name])
+    return redirect(title)
