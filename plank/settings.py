@@ -157,7 +157,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CACHE_PREFIX", "plank") + ":asgi"},
+            # redis-py's default 5 s socket timeout races channels_redis's 5 s blocking read and
+            # closes idle sockets with 1011: give the socket more time than the read.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "prefix": env("CACHE_PREFIX", "plank") + ":asgi"},
         }
     }
 else:

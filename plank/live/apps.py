@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,12 @@ class LiveConfig(AppConfig):
     name = "plank.live"
     label = "live"
     verbose_name = "Live layer"
+
+    def ready(self) -> None:
+        from plank import parts, system
+        from plank.live import relay
+
+        # Every serving process relays the outbox to its sockets (and drops its local caches
+        # for other processes' changes); the engine process too, for its caches.
+        parts.register("relay", relay.RelayPart, roles=("web", "engine"))
+        system.register(relay.health)

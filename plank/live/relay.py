@@ -1,0 +1,559 @@
+"""The relay: one per server process, on the ASGI server's event loop.
+
+It follows the outbox and hands every new row to this process's sockets, in ``seq`` order:
+
+- at once for rows this process emitted (``emit`` wakes it from ``transaction.on_commit``);
+- on PostgreSQL, by ``LISTEN plank_live`` on a dedicated async psycopg connection (``emit``
+  notifies in its transaction), with a slow fallback poll in case that connection is down;
+- on SQLite, by a short poll (``PLANK_RELAY_POLL_SECONDS``, 0.1 s): one indexed
+  ``seq > last`` query that returns nothing almost always.
+
+For a row another process emitted it first drops this process's caches (the per-key cache under
+the row's keys; with a local-memory cache also django-cachalot's tables, all of them, because a
+key names what went stale, not which tables changed), then sends the frame.
+
+Invalidations go to the sockets of *this* process directly, not through the channel layer: every
+process's relay sees every row, so sending through a shared layer would hand each socket one copy
+per process. ``push`` (values that are not stored, so only the layer can carry them across
+processes) does use the layer; see :func:`group_send`.
+
+The in-memory channel layer and the sockets belong to one event loop, so the relay runs on it:
+``manage.py serve`` starts it on daphne's loop (the ``relay`` process part), and the socket's
+``connect`` starts one lazily for its own loop (test communicators, other ASGI servers). Database
+work happens in the relay's own thread (a one-thread executor with its own connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+
+from plank.live import events
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BATCH = 500  # rows per outbox read
+FANOUT_SLICE = 100  # sockets per step of a fan-out before the loop gets a turn
+
+
+class Socket(Protocol):
+    """What the relay needs of a socket (``plank.live.consumers.LiveConsumer``)."""
+
+    user_id: int | None
+
+    async def live_invalidate(self, seq: int, text: str) -> None: ...
+
+
+def _setting(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def cache_is_shared() -> bool:
+    return bool(getattr(settings, "CACHE_IS_SHARED", False))
+
+
+def layer_is_shared(layer: Any) -> bool:
+    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
+
+
+# --- reading the outbox (in the relay's thread) ----------------------------------------------
+
+Row = tuple[int, list[list[str | int]], int | None, datetime]
+
+
+def fetch_rows(after: int, limit: int = BATCH) -> list[Row]:
+    """``(seq, keys, user_id, created_at)`` of the rows after ``after``, oldest first."""
+    from plank.live.models import Outbox
+
+    rows = Outbox.objects.filter(seq__gt=after).order_by("seq")
+    return list(rows.values_list("seq", "keys", "user_id", "created_at")[:limit])
+
+
+_cachalot_tables: list[str] | None = None
+
+
+def _all_cachalot_tables() -> list[str]:
+    """Every table of an installed model (no introspection query), less the uncachable ones."""
+    global _cachalot_tables
+    if _cachalot_tables is None:
+        from django.apps import apps
+
+        skip = set(getattr(settings, "CACHALOT_UNCACHABLE_TABLES", ()))
+        tables = {m._meta.db_table for m in apps.get_models(include_auto_created=True)}
+        _cachalot_tables = sorted(tables - skip)
+    return _cachalot_tables
+
+
+def drop_cachalot() -> None:
+    """Invalidate every table in this process's django-cachalot cache.
+
+    cachalot caches query results per table and invalidates a table when *this* process writes
+    it; a write by another process never reaches a local-memory cache. An outbox row names
+    keys, not tables, and one change may touch tables its keys do not hint at, so every table
+    goes: a few dozen cache writes, done only for rows from other processes.
+    """
+    if "cachalot" not in settings.INSTALLED_APPS or not getattr(settings, "CACHALOT_ENABLED", True):
+        return
+    from cachalot.api import invalidate
+
+    tables = _all_cachalot_tables()
+    if tables:
+        invalidate(*tables)
+
+
+def read_new_rows(after: int) -> list[Row]:
+    """The rows after ``after``, with this process's caches dropped for other processes' rows.
+
+    For a row another process emitted: the per-key cache under its keys (with the row's seq as
+    event id, so a shared cache bumps once for all processes while the cache's in-process hooks
+    run in each), and, when the cache is local memory, every cachalot table. The emitting
+    process did the same after its commit. Caches go before frames, so a page that refetches on
+    the frame gets fresh data.
+    """
+    rows = fetch_rows(after)
+    foreign = [row for row in rows if not events.emitted_here(row[0])]
+    for seq, keys, _, created_at in foreign:
+        events.invalidate_key_cache(keys, events.event_id(seq, created_at))
+    if foreign and not cache_is_shared():
+        drop_cachalot()
+    return rows
+
+
+def _close_thread_connections() -> None:
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+
+
+def checkpoint_sqlite() -> None:
+    """Fold SQLite's write-ahead log back into the database file and truncate it."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, pages, moved = cursor.fetchone()
+    log.debug("wal checkpoint: busy=%s log=%s checkpointed=%s", busy, pages, moved)
+
+
+def _listen_params() -> dict[str, Any]:
+    params = connections[DEFAULT_DB_ALIAS].get_connection_params()
+    for name in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(name, None)
+    params.setdefault("keepalives", 1)
+    params.setdefault("keepalives_idle", 30)
+    return params
+
+
+# --- the relay ---------------------------------------------------------------------------------
+
+
+class Relay:
+    """Follows the outbox and delivers rows to the sockets of one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.last_seq = 0
+        self.ready = asyncio.Event()
+        self.stopped = False
+        self.listening = False  # a LISTEN connection is up (PostgreSQL)
+        self.delivered = 0
+        self.vendor = connections[DEFAULT_DB_ALIAS].vendor
+        self._sockets: set[Socket] = set()
+        self._by_user: dict[int, set[Socket]] = {}
+        self._wake = asyncio.Event()
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="plank-relay")
+        self._maint = ThreadPoolExecutor(1, thread_name_prefix="plank-relay-maint")
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # sockets
+
+    @property
+    def socket_count(self) -> int:
+        return len(self._sockets)
+
+    def add(self, socket: Socket) -> None:
+        self._sockets.add(socket)
+        if socket.user_id is not None:
+            self._by_user.setdefault(socket.user_id, set()).add(socket)
+
+    def discard(self, socket: Socket) -> None:
+        self._sockets.discard(socket)
+        if socket.user_id is not None:
+            group = self._by_user.get(socket.user_id)
+            if group is not None:
+                group.discard(socket)
+                if not group:
+                    del self._by_user[socket.user_id]
+
+    # life
+
+    def start(self) -> None:
+        """Start on ``self.loop`` (call from that loop's thread)."""
+        self._tasks.append(self.loop.create_task(self._run(), name="plank-relay"))
+
+    def wake(self) -> None:
+        """Look at the outbox now (thread-safe)."""
+        if self.stopped:
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._wake.set)
+        except RuntimeError:  # the loop is closed
+            self.stopped = True
+
+    async def stop(self) -> None:
+        """Stop (on the relay's loop): tasks cancelled, the thread's connections closed."""
+        self.stopped = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await asyncio.gather(
+            asyncio.wrap_future(self._db.submit(_close_thread_connections)),
+            asyncio.wrap_future(self._maint.submit(_close_thread_connections)),
+            return_exceptions=True,
+        )
+        self._shutdown_threads()
+        _forget(self)
+
+    def close_now(self) -> None:
+        """Stop from outside the loop, once it has stopped running (process shutdown)."""
+        self.stopped = True
+        for executor in (self._db, self._maint):
+            try:
+                executor.submit(_close_thread_connections)
+            except RuntimeError:  # already shut down
+                pass
+        self._shutdown_threads()
+        _forget(self)
+
+    def _shutdown_threads(self) -> None:
+        self._db.shutdown(wait=False, cancel_futures=False)
+        self._maint.shutdown(wait=False, cancel_futures=False)
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._db.submit(fn, *args))
+
+    # the loop
+
+    def _poll_seconds(self) -> float:
+        if self.vendor == "postgresql" and self.listening:
+            return _setting("PLANK_LIVE_PG_POLL_SECONDS", 2.0)
+        return max(_setting("PLANK_RELAY_POLL_SECONDS", 0.1), 0.01)
+
+    async def _run(self) -> None:
+        await self._start_position()
+        if self.vendor == "postgresql":
+            self._tasks.append(self.loop.create_task(self._listen(), name="plank-relay-listen"))
+        self._tasks.append(self.loop.create_task(self._maintain(), name="plank-relay-maintenance"))
+        failures = 0
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds())
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self._catch_up()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(
+                    level, "relay could not read the outbox (%d in a row)", failures, exc_info=True
+                )
+                await self._in_thread(_close_thread_connections)
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+
+    async def _start_position(self) -> None:
+        """Start after the newest row: a new process owes its (new) sockets no history."""
+        delay = 0.1
+        failures = 0
+        while True:
+            try:
+                self.last_seq = await self._in_thread(events.current_seq)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(level, "relay cannot read the outbox yet; retrying", exc_info=True)
+                await self._in_thread(_close_thread_connections)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.ready.set()
+
+    async def _catch_up(self) -> None:
+        while True:
+            rows = await self._in_thread(read_new_rows, self.last_seq)
+            for seq, keys, user_id, _ in rows:
+                await self._deliver(seq, keys, user_id)
+                self.last_seq = seq
+            if len(rows) < BATCH:
+                return
+
+    async def _deliver(self, seq: int, keys: list[list[str | int]], user_id: int | None) -> None:
+        text = json.dumps({"type": "invalidate", "seq": seq, "keys": keys}, separators=(",", ":"))
+        targets = self._sockets if user_id is None else self._by_user.get(user_id, set())
+        for n, socket in enumerate(list(targets), 1):
+            try:
+                await socket.live_invalidate(seq, text)
+            except Exception:  # one broken socket must not hold up the others
+                log.debug("dropping a socket that failed a send", exc_info=True)
+                self.discard(socket)
+            if n % FANOUT_SLICE == 0:
+                await asyncio.sleep(0)  # let the server write what is queued so far
+        self.delivered += 1
+
+    async def _listen(self) -> None:
+        """Wake on ``NOTIFY plank_live``; reconnect with backoff; catch up after each connect."""
+        import psycopg
+
+        delay = 1.0
+        while True:
+            try:
+                params = await self._in_thread(_listen_params)
+                conn = await psycopg.AsyncConnection.connect(autocommit=True, **params)
+                async with conn:
+                    await conn.execute(f"LISTEN {events.NOTIFY_CHANNEL}")
+                    self.listening = True
+                    delay = 1.0
+                    self._wake.set()  # rows committed while we were not listening
+                    async for _notify in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                self.listening = False
+                raise
+            except Exception:
+                log.warning(
+                    "relay lost its LISTEN connection; polling until it is back", exc_info=True
+                )
+            self.listening = False
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 30.0)
+
+    async def _maintain(self) -> None:
+        """Now and then: prune the outbox; on SQLite, checkpoint the write-ahead log."""
+        prune_every = _setting("PLANK_LIVE_PRUNE_SECONDS", 60.0)
+        checkpoint_every = _setting("PLANK_LIVE_CHECKPOINT_SECONDS", 300.0)
+        loop = self.loop
+        # Spread processes apart so they do not all prune at the same moment.
+        next_prune = loop.time() + prune_every * random.uniform(0.2, 1.0)
+        next_checkpoint = loop.time() + checkpoint_every * random.uniform(0.5, 1.0)
+        while True:
+            await asyncio.sleep(max(min(next_prune, next_checkpoint) - loop.time(), 0.05))
+            now = loop.time()
+            jobs: list[Callable[[], object]] = [close_old_connections]
+            if now >= next_prune:
+                jobs.append(events.prune)
+                next_prune = now + prune_every * random.uniform(0.8, 1.2)
+            if now >= next_checkpoint and self.vendor == "sqlite":
+                jobs.append(checkpoint_sqlite)
+            if now >= next_checkpoint:
+                next_checkpoint = now + checkpoint_every * random.uniform(0.8, 1.2)
+            for job in jobs:
+                try:
+                    await asyncio.wrap_future(self._maint.submit(job))
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.warning(
+                        "relay maintenance %s failed", getattr(job, "__name__", job), exc_info=True
+                    )
+                    await asyncio.wrap_future(self._maint.submit(_close_thread_connections))
+
+
+# --- the relays of this process ------------------------------------------------------------
+
+_relays: dict[asyncio.AbstractEventLoop, Relay] = {}
+_relays_lock = threading.Lock()
+
+
+def _forget(relay: Relay) -> None:
+    with _relays_lock:
+        if _relays.get(relay.loop) is relay:
+            del _relays[relay.loop]
+
+
+def relays() -> list[Relay]:
+    with _relays_lock:
+        return [r for r in _relays.values() if not r.stopped]
+
+
+def relay_for_loop(loop: asyncio.AbstractEventLoop | None = None) -> Relay:
+    """The relay of ``loop`` (the running one by default), started if need be.
+
+    Idempotent: one relay per loop. Call it from the loop's thread.
+    """
+    loop = loop or asyncio.get_running_loop()
+    stale: list[Relay] = []
+    with _relays_lock:
+        for other_loop, other in list(_relays.items()):
+            if other_loop.is_closed():
+                stale.append(other)
+                del _relays[other_loop]
+        relay = _relays.get(loop)
+        if relay is None or relay.stopped:
+            relay = Relay(loop)
+            _relays[loop] = relay
+            relay.start()
+    for old in stale:
+        old.close_now()
+    return relay
+
+
+def wake_all() -> None:
+    """Wake every relay of this process (thread-safe; ``emit`` calls it after each commit)."""
+    for relay in relays():
+        relay.wake()
+
+
+def _report(future: Future[Any] | asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("live push failed", exc_info=future.exception())
+
+
+_pending: set[asyncio.Task[Any]] = set()
+
+
+def group_send(group: str, message: dict[str, Any]) -> None:
+    """Send a channel-layer message from any thread or coroutine, without waiting for it.
+
+    The in-memory layer belongs to the relay's loop, so from other threads the send is handed to
+    that loop; with no relay in this process there is no socket it could reach. A shared layer
+    is used from the relay's loop when there is one, else directly (management commands).
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    current = [r for r in relays() if r.loop.is_running()]
+    if running is not None and (layer_is_shared(layer) or any(r.loop is running for r in current)):
+        task = running.create_task(layer.group_send(group, message))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+        task.add_done_callback(_report)
+        return
+    if current:
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), current[0].loop)
+        future.add_done_callback(_report)
+        return
+    if layer_is_shared(layer) and running is None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+# --- the process part ----------------------------------------------------------------------
+
+
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of daphne's Twisted asyncio reactor, when one is installed."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
+        return loop
+    return None
+
+
+class RelayPart:
+    """The ``relay`` part: on daphne's loop under ``serve``, else on a loop thread of its own."""
+
+    name = "relay"
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        loop = server_loop()
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=loop.run_forever, name="plank-relay-loop", daemon=True
+            )
+            self._thread.start()
+        self.loop = loop
+        # Runs as soon as the loop does (daphne's starts with server.run()).
+        loop.call_soon_threadsafe(relay_for_loop, loop)
+
+    def stop(self) -> None:
+        loop = self.loop
+        if loop is None:
+            return
+        with _relays_lock:
+            relay = _relays.get(loop)
+        if relay is not None:
+            if loop.is_running():
+                try:
+                    asyncio.run_coroutine_threadsafe(relay.stop(), loop).result(timeout=5)
+                except Exception:
+                    log.warning("relay did not stop cleanly", exc_info=True)
+                    relay.close_now()
+            else:
+                relay.close_now()
+        if self._thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(timeout=5)
+            loop.close()
+            self._thread = None
+
+
+def health() -> Any:
+    """The relay's line on /system/."""
+    from plank.system import Check
+
+    running = relays()
+    layer = get_channel_layer()
+    details = [
+        ("channel layer", "shared (Redis)" if layer_is_shared(layer) else "in-process"),
+        ("cache", "shared (Redis)" if cache_is_shared() else "local memory"),
+    ]
+    if not running:
+        serving = "web" in getattr(settings, "PLANK_ROLES", frozenset())
+        return Check(
+            name="Live events",
+            ok=not serving,
+            summary="relay not running in this process",
+            details=details,
+        )
+    relay = running[0]
+    if relay.vendor == "postgresql":
+        mode = "LISTEN/NOTIFY" if relay.listening else "polling (LISTEN connection down)"
+    else:
+        mode = f"polling every {relay._poll_seconds():g} s"
+    details += [
+        ("wake-up", mode),
+        ("last seq", str(relay.last_seq)),
+        ("open sockets", str(sum(r.socket_count for r in running))),
+        ("rows delivered", str(sum(r.delivered for r in running))),
+    ]
+    ok = relay.ready.is_set() and (relay.vendor != "postgresql" or relay.listening)
+    return Check(
+        name="Live events",
+        ok=ok,
+        summary=f"{relay.socket_count} sockets, seq {relay.last_seq}",
+        details=details,
+    )

@@ -1,0 +1,388 @@
+// Plank's live client: one WebSocket per tab to /ws/live/, no build step. Loaded after htmx.
+//
+// - Elements that show data for a key declare it ({% live_attrs %}: data-live-key="media/42"
+//   plus hx-get / hx-trigger="live:refresh"). When an "invalidate" frame names a prefix of that
+//   key the element gets a "live:refresh" event (htmx refetches it). Bursts are coalesced: keys
+//   are collected for ~30 ms, then each element is refreshed once, and an element inside another
+//   one being refreshed is skipped (the outer swap replaces it anyway).
+// - "set" frames update [data-live-set="<key path>"] elements in place: [data-field="name"] gets
+//   the text of data[name] (data-format: percent, bytes, rate, eta), [data-bind-width="name"]
+//   a width of data[name] * 100 %, [data-bind-value="name"] a value (<progress>).
+// - The socket reconnects with full-jitter exponential backoff (1 s base, 30 s cap) and says
+//   ?since=<last seq seen> so the server replays what was missed; "resync" refreshes every live
+//   element. Heartbeat: a ping every 15 s; no frame within 10 s after it means the connection is
+//   dead: close it and reconnect. Coming back to the tab or back online reconnects at once.
+// - #live-badge shows data-state="live" / "reconnecting" / "offline".
+// - Close code 4401 means "not logged in": no more retries until the page is reloaded.
+//
+// window.plankLive exposes the state for tests and the console.
+(function () {
+  "use strict";
+  if (window.plankLive || typeof WebSocket === "undefined") return;
+
+  var BACKOFF_BASE = 1000;
+  var BACKOFF_CAP = 30000;
+  var PING_EVERY = 15000;
+  var PONG_WITHIN = 10000;
+  var COALESCE_MS = 30;
+
+  var live = {
+    state: "connecting", // connecting | live | reconnecting | offline
+    lastSeq: null, // the newest seq seen (hello / invalidate)
+    socket: null,
+    attempts: 0, // failed connections in a row
+    loggedOut: false,
+    frames: 0, // frames received, all sockets (tests)
+    refreshes: 0, // live:refresh events sent (tests)
+  };
+  window.plankLive = live;
+
+  var retryTimer = null;
+  var pingTimer = null;
+  var deadTimer = null;
+  var flushTimer = null;
+  var pendingKeys = [];
+  var pendingAll = false;
+
+  // The seq the page was rendered at, when the server wrote it ({% live_meta %}): a change
+  // between the render and the socket's hello is then replayed instead of lost.
+  var meta = document.querySelector('meta[name="plank-live-seq"]');
+  if (meta && /^\d+$/.test(meta.content)) live.lastSeq = parseInt(meta.content, 10);
+
+  // --- the badge --------------------------------------------------------------------------
+
+  var LABELS = { connecting: "connecting", live: "live", reconnecting: "reconnecting", offline: "offline" };
+
+  function setState(state, text) {
+    live.state = state;
+    var badge = document.getElementById("live-badge");
+    if (!badge) return;
+    badge.setAttribute("data-state", state);
+    badge.textContent = text || LABELS[state] || state;
+    badge.title = state === "live" ? "Live updates are on" : "Live updates: " + (text || state);
+  }
+
+  // --- the socket -------------------------------------------------------------------------
+
+  function socketUrl() {
+    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    var url = scheme + "//" + window.location.host + "/ws/live/";
+    if (live.lastSeq !== null) url += "?since=" + live.lastSeq;
+    return url;
+  }
+
+  function isOpenOrOpening(ws) {
+    return ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING);
+  }
+
+  function connect() {
+    if (live.loggedOut) return;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    if (isOpenOrOpening(live.socket)) return;
+    var ws;
+    try {
+      ws = new WebSocket(socketUrl());
+    } catch (err) {
+      scheduleReconnect();
+      return;
+    }
+    live.socket = ws;
+    ws.onopen = function () {
+      if (live.socket === ws) startHeartbeat(ws);
+    };
+    ws.onmessage = function (event) {
+      if (live.socket === ws) onFrame(ws, event.data);
+    };
+    ws.onclose = function (event) {
+      if (live.socket !== ws) return; // an old socket we gave up on
+      live.socket = null;
+      stopHeartbeat();
+      if (event.code === 4401) {
+        live.loggedOut = true;
+        setState("offline", "logged out");
+        return;
+      }
+      scheduleReconnect();
+    };
+    ws.onerror = function () {
+      // a close event follows
+    };
+  }
+
+  function abandon(ws) {
+    // Forget a socket now (its close handshake may hang on a dead connection), then close it.
+    if (live.socket === ws) live.socket = null;
+    stopHeartbeat();
+    try {
+      ws.close();
+    } catch (err) {
+      // already closed
+    }
+  }
+
+  function scheduleReconnect() {
+    if (live.loggedOut || retryTimer !== null) return;
+    var ceiling = Math.min(BACKOFF_CAP, BACKOFF_BASE * Math.pow(2, live.attempts));
+    var delay = Math.random() * ceiling; // full jitter
+    live.attempts += 1;
+    setState(navigator.onLine === false ? "offline" : "reconnecting");
+    retryTimer = setTimeout(function () {
+      retryTimer = null;
+      connect();
+    }, delay);
+  }
+
+  function reconnectNow() {
+    if (live.loggedOut) return;
+    if (live.socket && live.socket.readyState === WebSocket.OPEN) {
+      ping(live.socket); // probably fine: prove it
+      return;
+    }
+    if (live.socket && live.socket.readyState === WebSocket.CONNECTING) return;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    connect();
+  }
+
+  // --- heartbeat --------------------------------------------------------------------------
+
+  function ping(ws) {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    try {
+      ws.send('{"type":"ping"}');
+    } catch (err) {
+      abandon(ws);
+      scheduleReconnect();
+      return;
+    }
+    if (deadTimer === null) {
+      deadTimer = setTimeout(function () {
+        deadTimer = null;
+        if (live.socket !== ws) return;
+        abandon(ws);
+        scheduleReconnect();
+      }, PONG_WITHIN);
+    }
+  }
+
+  function startHeartbeat(ws) {
+    stopHeartbeat();
+    pingTimer = setInterval(function () {
+      ping(ws);
+    }, PING_EVERY);
+  }
+
+  function stopHeartbeat() {
+    clearInterval(pingTimer);
+    clearTimeout(deadTimer);
+    pingTimer = null;
+    deadTimer = null;
+  }
+
+  // --- frames -----------------------------------------------------------------------------
+
+  function onFrame(ws, text) {
+    live.frames += 1;
+    clearTimeout(deadTimer); // any frame proves the connection alive
+    deadTimer = null;
+    var frame;
+    try {
+      frame = JSON.parse(text);
+    } catch (err) {
+      return;
+    }
+    if (!frame || typeof frame !== "object") return;
+    switch (frame.type) {
+      case "hello":
+        if (typeof frame.seq === "number") live.lastSeq = frame.seq;
+        live.attempts = 0;
+        setState("live");
+        break;
+      case "invalidate":
+        if (typeof frame.seq === "number" && (live.lastSeq === null || frame.seq > live.lastSeq)) {
+          live.lastSeq = frame.seq;
+        }
+        if (Array.isArray(frame.keys)) queueRefresh(frame.keys);
+        break;
+      case "resync":
+        pendingAll = true;
+        scheduleFlush();
+        break;
+      case "set":
+        if (Array.isArray(frame.key) && frame.data && typeof frame.data === "object") {
+          applySet(frame.key.map(String).join("/"), frame.data);
+        }
+        break;
+      default:
+        break; // pong, and whatever a newer server says
+    }
+  }
+
+  // --- invalidations -> live:refresh ------------------------------------------------------
+
+  function queueRefresh(keys) {
+    for (var i = 0; i < keys.length; i++) {
+      if (Array.isArray(keys[i]) && keys[i].length) pendingKeys.push(keys[i].map(String));
+    }
+    scheduleFlush();
+  }
+
+  function scheduleFlush() {
+    if (flushTimer === null) flushTimer = setTimeout(flush, COALESCE_MS);
+  }
+
+  function isPrefix(prefix, parts) {
+    if (prefix.length > parts.length) return false;
+    for (var i = 0; i < prefix.length; i++) {
+      if (prefix[i] !== parts[i]) return false;
+    }
+    return true;
+  }
+
+  function flush() {
+    flushTimer = null;
+    var all = pendingAll;
+    var keys = pendingKeys;
+    pendingAll = false;
+    pendingKeys = [];
+    var chosen = [];
+    var elements = document.querySelectorAll("[data-live-key]");
+    for (var i = 0; i < elements.length; i++) {
+      var el = elements[i];
+      var parts = (el.getAttribute("data-live-key") || "").split("/").filter(Boolean);
+      if (!parts.length) continue;
+      var hit = all;
+      for (var k = 0; !hit && k < keys.length; k++) hit = isPrefix(keys[k], parts);
+      if (hit) chosen.push(el);
+    }
+    for (var j = 0; j < chosen.length; j++) {
+      if (insideAnother(chosen[j], chosen)) continue;
+      refresh(chosen[j]);
+    }
+  }
+
+  function insideAnother(el, chosen) {
+    for (var node = el.parentElement; node; node = node.parentElement) {
+      if (node.hasAttribute("data-live-key") && chosen.indexOf(node) !== -1) return true;
+    }
+    return false;
+  }
+
+  function refresh(el) {
+    live.refreshes += 1;
+    if (window.htmx && typeof window.htmx.trigger === "function") {
+      window.htmx.trigger(el, "live:refresh");
+    } else {
+      el.dispatchEvent(new CustomEvent("live:refresh", { bubbles: true }));
+    }
+  }
+
+  // --- set frames -> fields ---------------------------------------------------------------
+
+  function applySet(path, data) {
+    var roots = document.querySelectorAll("[data-live-set]");
+    for (var i = 0; i < roots.length; i++) {
+      if (roots[i].getAttribute("data-live-set") === path) fill(roots[i], data);
+    }
+  }
+
+  function within(root, selector) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(selector));
+    if (root.matches(selector)) found.unshift(root);
+    return found;
+  }
+
+  function has(data, name) {
+    return name && Object.prototype.hasOwnProperty.call(data, name);
+  }
+
+  function fill(root, data) {
+    within(root, "[data-field]").forEach(function (el) {
+      var name = el.getAttribute("data-field");
+      if (has(data, name)) el.textContent = format(data[name], el.getAttribute("data-format"));
+    });
+    within(root, "[data-bind-width]").forEach(function (el) {
+      var name = el.getAttribute("data-bind-width");
+      var value = Number(data[name]);
+      if (has(data, name) && isFinite(value)) {
+        el.style.width = Math.max(0, Math.min(100, value * 100)).toFixed(2) + "%";
+      }
+    });
+    within(root, "[data-bind-value]").forEach(function (el) {
+      var name = el.getAttribute("data-bind-value");
+      if (has(data, name) && data[name] !== null) el.value = data[name];
+    });
+  }
+
+  function bytes(n) {
+    var units = ["B", "KB", "MB", "GB", "TB", "PB"];
+    var i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i += 1;
+    }
+    return (i === 0 || Math.abs(n) >= 100 ? Math.round(n) : n.toFixed(1)) + " " + units[i];
+  }
+
+  function eta(seconds) {
+    if (!isFinite(seconds) || seconds < 0) return "∞";
+    seconds = Math.round(seconds);
+    var d = Math.floor(seconds / 86400);
+    var h = Math.floor((seconds % 86400) / 3600);
+    var m = Math.floor((seconds % 3600) / 60);
+    var s = seconds % 60;
+    if (d) return d + "d " + h + "h";
+    if (h) return h + "h " + m + "m";
+    if (m) return m + "m " + s + "s";
+    return s + "s";
+  }
+
+  function format(value, how) {
+    if (value === null || value === undefined) return "—";
+    var n = Number(value);
+    switch (how) {
+      case "percent":
+        return isFinite(n) ? (n * 100).toFixed(n > 0 && n < 0.1 ? 1 : 0) + "%" : "—";
+      case "bytes":
+        return isFinite(n) ? bytes(n) : "—";
+      case "rate":
+        return isFinite(n) ? bytes(n) + "/s" : "—";
+      case "eta":
+        return eta(n);
+      default:
+        return String(value);
+    }
+  }
+
+  // --- wiring -----------------------------------------------------------------------------
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") reconnectNow();
+  });
+  window.addEventListener("online", reconnectNow);
+  window.addEventListener("offline", function () {
+    setState("offline");
+  });
+  window.addEventListener("pagehide", function (event) {
+    if (!event.persisted || !live.socket) return;
+    var ws = live.socket; // into the back/forward cache: let the socket go
+    abandon(ws);
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) reconnectNow();
+  });
+
+  live.connect = reconnectNow;
+  live.refreshKeys = queueRefresh; // refreshKeys([["media", 42]])
+  live.refreshAll = function () {
+    pendingAll = true;
+    scheduleFlush();
+  };
+  live.applySet = function (key, data) {
+    applySet(Array.isArray(key) ? key.map(String).join("/") : String(key), data);
+  };
+  live.format = format;
+
+  connect();
+})();
