@@ -48,12 +48,12 @@ class Title(models.Model):
     def __str__(self) -> str:
         return self.display_title
 
+    def get_absolute_url(self) -> str:
+        return reverse("title", args=[self.pk])
+
     @property
     def display_title(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
-
-    def get_absolute_url(self) -> str:
-        return reverse("title", args=[self.pk])
 
 
 class Season(models.Model):

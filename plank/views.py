@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from plank import system as system_health
-from django.contrib import messages
-from django.db import transaction
-
 from plank.forms import OwnerForm, PreferencesForm
 from plank.live.events import emit
 from plank.models import get_preferences
