@@ -10,9 +10,10 @@ class LiveConfig(AppConfig):
 
     def ready(self) -> None:
         from plank import parts, system
-        from plank.live import relay
+        from plank.live import cache, relay
 
         # Every serving process relays the outbox to its sockets (and drops its local caches
         # for other processes' changes); the engine process too, for its caches.
         parts.register("relay", relay.RelayPart, roles=("web", "engine"))
         system.register(relay.health)
+        system.register(cache.health)
