@@ -382,7 +382,7 @@ def test_movie_details(configured: FakeTMDB, client_owner: Client) -> None:
     assert "Welcome to the Real World." in html
     assert MOVIES_BY_ID[603].overview in html
     assert f'src="/browse/posters/w342{MOVIES_BY_ID[603].poster_path}"' in html
-    assert "＋ Add to library" in html
+    assert "+ Add to library" in html
     assert 'data-live-key="media/list/movie"' in html
 
 

@@ -34,7 +34,7 @@ def test_add_in_one_page_appears_in_the_other_then_catch_up_after_a_cut(browser,
     page_b.evaluate("window.__sameDocument = true")
 
     # Anna adds The Matrix through the Add dialog.
-    page_a.click("text=＋ Add")
+    page_a.click("text=+ Add")
     page_a.fill("#id_magnet", MATRIX)
     page_a.click("#add-form button[type=submit]")
     page_a.wait_for_selector("#library-grid >> text=The Matrix", timeout=10_000)

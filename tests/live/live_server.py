@@ -54,6 +54,10 @@ def base_env(data_dir: Path, **plank: str) -> dict[str, str]:
             "PLANK_SECRET_KEY": "cross-process-tests-" + "x" * 40,
             "PLANK_TORRENT_LISTEN": f"127.0.0.1:{free_port()}",
             "PLANK_LOG_LEVEL": "WARNING",
+            # No test reaches the internet: the engine finds peers only through x.pe.
+            "PLANK_TORRENT_DHT": "0",
+            "PLANK_TORRENT_LSD": "0",
+            "PLANK_TORRENT_UPNP": "0",
         }
     )
     env.update({f"PLANK_{k}": v for k, v in plank.items()})
