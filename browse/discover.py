@@ -356,35 +356,27 @@ def _check_id(tmdb_id: int) -> int:
 
 
 def movie(tmdb_id: int, *, background: bool = False) -> Fetched[MovieDetails]:
-    tmdb_id = _check_id(tmdb_id)
-    api = client()
-    return _fetch(
-        ("tmdb", "movie", tmdb_id),
-        lambda: api.movie(tmdb_id),
-        stale=DETAILS_STALE,
-        expire=DETAILS_EXPIRE,
-        retries=_retries(background),
-    )
+    return details("movie", tmdb_id, background=background)
 
 
 def tv(tmdb_id: int, *, background: bool = False) -> Fetched[ShowDetails]:
+    return details("tv", tmdb_id, background=background)
+
+
+def details(kind: str, tmdb_id: int, *, background: bool = False) -> Fetched[Any]:
+    """A movie's or a show's details (``kind`` "movie" or "tv")."""
+    if kind not in ("movie", "tv"):
+        raise ValueError(f"unknown kind {kind!r}")
     tmdb_id = _check_id(tmdb_id)
     api = client()
+    get = api.movie if kind == "movie" else api.tv
     return _fetch(
-        ("tmdb", "tv", tmdb_id),
-        lambda: api.tv(tmdb_id),
+        ("tmdb", kind, tmdb_id),
+        lambda: get(tmdb_id),
         stale=DETAILS_STALE,
         expire=DETAILS_EXPIRE,
         retries=_retries(background),
     )
-
-
-def details(kind: str, tmdb_id: int, *, background: bool = False) -> Fetched[Any]:
-    if kind == "movie":
-        return movie(tmdb_id, background=background)
-    if kind == "tv":
-        return tv(tmdb_id, background=background)
-    raise ValueError(f"unknown kind {kind!r}")
 
 
 def season(tmdb_id: int, number: int, *, background: bool = False) -> Fetched[SeasonDetails]:

@@ -804,6 +804,26 @@ class TMDBClient:
         data = self._get(path, params)
         return self._parsed(lambda d: _parse_page(d, kind_of), data)
 
+    def _search(
+        self,
+        path: str,
+        kind_of: Callable[[Mapping[str, Any]], Kind | None],
+        query: str,
+        page: int,
+        **filters: int | None,
+    ) -> Page[Summary]:
+        """A search (no adult titles); the ``filters`` that are not None go along as ints."""
+        query = (query or "").strip()
+        if not query:
+            return _empty_page()
+        params: dict[str, str | int] = {
+            "query": query,
+            "page": _check_page(page),
+            "include_adult": "false",
+        }
+        params.update({name: int(value) for name, value in filters.items() if value is not None})
+        return self._page(path, params, kind_of)
+
     # -- the API --
 
     def configuration(self) -> ImageConfig:
@@ -833,39 +853,17 @@ class TMDBClient:
 
     def search(self, query: str, page: int = 1) -> Page[Summary]:
         """Movies and shows matching ``query`` (/search/multi); people are dropped."""
-        query = (query or "").strip()
-        if not query:
-            return _empty_page()
-        params = {"query": query, "page": _check_page(page), "include_adult": "false"}
-        return self._page("/search/multi", params, _media_type)
+        return self._search("/search/multi", _media_type, query, page)
 
     def search_movie(self, query: str, year: int | None = None, page: int = 1) -> Page[Summary]:
-        query = (query or "").strip()
-        if not query:
-            return _empty_page()
-        params: dict[str, str | int] = {
-            "query": query,
-            "page": _check_page(page),
-            "include_adult": "false",
-        }
-        if year is not None:
-            params["year"] = int(year)
-        return self._page("/search/movie", params, _fixed_kind("movie"))
+        return self._search("/search/movie", _fixed_kind("movie"), query, page, year=year)
 
     def search_tv(
         self, query: str, first_air_date_year: int | None = None, page: int = 1
     ) -> Page[Summary]:
-        query = (query or "").strip()
-        if not query:
-            return _empty_page()
-        params: dict[str, str | int] = {
-            "query": query,
-            "page": _check_page(page),
-            "include_adult": "false",
-        }
-        if first_air_date_year is not None:
-            params["first_air_date_year"] = int(first_air_date_year)
-        return self._page("/search/tv", params, _fixed_kind("tv"))
+        return self._search(
+            "/search/tv", _fixed_kind("tv"), query, page, first_air_date_year=first_air_date_year
+        )
 
     def movie(self, tmdb_id: int) -> MovieDetails:
         data = self._get(

@@ -165,6 +165,12 @@ def _failure(request: HttpRequest, exc: TMDBError, retry_url: str, **context: An
     return response
 
 
+def _not_found(request: HttpRequest, message: str) -> HttpResponse:
+    return render(
+        request, "browse/not_found.html", {"nav": "browse", "message": message}, status=404
+    )
+
+
 # --- the grid -------------------------------------------------------------------------------
 
 
@@ -236,9 +242,7 @@ def details(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
     except NotConfigured as exc:
         return _setup(request, exc.message)
     except TMDBNotFound as exc:
-        return render(
-            request, "browse/not_found.html", {"nav": "browse", "message": exc.message}, status=404
-        )
+        return _not_found(request, exc.message)
     except TMDBError as exc:
         if request.htmx and request.GET.get("partial"):
             return HttpResponse(status=204)
@@ -249,6 +253,11 @@ def details(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
     return render(request, "browse/details.html", context)
 
 
+def _episodes_failed(request: HttpRequest, message: str, url: str) -> HttpResponse:
+    """The season page's episode list, failed (an htmx swap): the message and a Retry."""
+    return render(request, "browse/season.html#episodes-failed", {"message": message, "url": url})
+
+
 @require_GET
 def season(request: HttpRequest, tmdb_id: int, number: int) -> HttpResponse:
     url = reverse("browse:season", args=[tmdb_id, number])
@@ -256,28 +265,18 @@ def season(request: HttpRequest, tmdb_id: int, number: int) -> HttpResponse:
         fetched = discover.season(tmdb_id, number)
     except NotConfigured as exc:
         if request.htmx:
-            return render(
-                request, "browse/season.html#episodes-failed", {"message": exc.message, "url": url}
-            )
+            return _episodes_failed(request, exc.message, url)
         return _setup(request, exc.message)
     except TMDBNotFound as exc:
         if request.htmx:
-            return render(
-                request, "browse/season.html#episodes-failed", {"message": exc.message, "url": url}
-            )
-        return render(
-            request, "browse/not_found.html", {"nav": "browse", "message": exc.message}, status=404
-        )
+            return _episodes_failed(request, exc.message, url)
+        return _not_found(request, exc.message)
     except (TMDBError, ValueError) as exc:
         message = getattr(exc, "message", "That is not a season.")
         if request.htmx:
-            return render(
-                request, "browse/season.html#episodes-failed", {"message": message, "url": url}
-            )
+            return _episodes_failed(request, message, url)
         if isinstance(exc, ValueError):
-            return render(
-                request, "browse/not_found.html", {"nav": "browse", "message": message}, status=404
-            )
+            return _not_found(request, message)
         return _failure(request, exc, request.get_full_path())
     context = {
         "nav": "browse",
@@ -300,9 +299,7 @@ def add(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
     except NotConfigured as exc:
         return _setup(request, exc.message)
     except TMDBNotFound as exc:
-        return render(
-            request, "browse/not_found.html", {"nav": "browse", "message": exc.message}, status=404
-        )
+        return _not_found(request, exc.message)
     except TMDBError as exc:
         return _failure(request, exc, reverse("browse:details", args=[kind, tmdb_id]))
     text = request.POST.get("magnet", "").strip()

@@ -10,6 +10,12 @@ MATRIX = "magnet:?xt=urn:btih:c9e15763f722f23e98a29decdfae341b98d53056&dn=The.Ma
 SHOW = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=Breaking.Bad.S01E02.720p.HDTV.x264-GRP"
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings) -> None:
+    """A fast password hasher in the test process (a served subprocess keeps the default)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def owner(db):
     return get_user_model().objects.create_superuser("owner", "owner@example.com", "correct horse battery")

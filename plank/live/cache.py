@@ -192,6 +192,17 @@ class _Snapshot(NamedTuple):
     err: dict[str, Any] | None
 
 
+class _Job(NamedTuple):
+    """One fetch as asked for: what travels from the caller to the flight that runs it."""
+
+    key: Key
+    n: _Names
+    call: Callable[[], Any]  # the fetcher, as a plain callable (see _invoker)
+    stale: float
+    expire: float | None
+    retries: int
+
+
 _FRESH, _AGED, _INVALID, _MISSING = range(4)
 
 # A backend call that fails like this (Redis restarting, its connection pool exhausted under a
@@ -664,16 +675,9 @@ class LiveCache:
         if retries < 0:
             raise ValueError("retries must be >= 0")
 
-    def _front(
-        self,
-        key: Key,
-        n: _Names,
-        call: Callable[[], Any],
-        stale: float,
-        expire: float | None,
-        retries: int,
-    ) -> Result | tuple[_Flight, bool, _Entry | None]:
+    def _front(self, job: _Job) -> Result | tuple[_Flight, bool, _Entry | None]:
         """Answer from the cache, or return the flight to wait on (and whether we lead it)."""
+        n = job.n
         snap = self._read(n)
         now = self.now()
         state = self._state(snap, now)
@@ -691,7 +695,7 @@ class LiveCache:
             if self._err_current(err):
                 self.stats.add(n.buckets, "negative_hits")
             else:
-                self._refresh(key, n, call, stale, expire, retries, snap)
+                self._refresh(job, snap)
             return self._result(entry, err)  # type: ignore[arg-type]
         # missing or invalidated: wait for a fetch (or answer from the recorded failure)
         self.stats.add(n.buckets, "misses")
@@ -712,63 +716,31 @@ class LiveCache:
             flight = self._flights[n.value] = _Flight()
             return flight, True
 
-    def _refresh(
-        self,
-        key: Key,
-        n: _Names,
-        call: Callable[[], Any],
-        stale: float,
-        expire: float | None,
-        retries: int,
-        snap: _Snapshot,
-    ) -> None:
-        flight, leader = self._flight_for(n, snap.gens)
+    def _refresh(self, job: _Job, snap: _Snapshot) -> None:
+        flight, leader = self._flight_for(job.n, snap.gens)
         if not leader:
             return  # a fetch of this key is already running here
-        self.stats.add(n.buckets, "refreshes")
+        self.stats.add(job.n.buckets, "refreshes")
         base = snap.entry.eid if snap.entry else None
-        self._refresh_pool.submit(
-            self._fly, flight, key, n, call, stale, expire, retries, base, True
-        )
+        self._refresh_pool.submit(self._fly, flight, job, base, True)
 
-    def _fly(
-        self,
-        flight: _Flight,
-        key: Key,
-        n: _Names,
-        call: Callable[[], Any],
-        stale: float,
-        expire: float | None,
-        retries: int,
-        base_eid: int | None,
-        background: bool,
-    ) -> None:
+    def _fly(self, flight: _Flight, job: _Job, base_eid: int | None, background: bool) -> None:
         """Run ``flight`` to its end; its outcome goes to its future, never raised here."""
         try:
-            result = self._lead(flight, key, n, call, stale, expire, retries, base_eid, background)
+            result = self._lead(flight, job, base_eid, background)
         except BaseException as exc:
             flight.future.set_exception(exc)
             if background:
-                logger.info("live cache: refreshing %s failed: %s", to_path(key), exc)
+                logger.info("live cache: refreshing %s failed: %s", to_path(job.key), exc)
         else:
             flight.future.set_result(result)
         finally:
             with self._flights_lock:
-                if self._flights.get(n.value) is flight:
-                    del self._flights[n.value]
+                if self._flights.get(job.n.value) is flight:
+                    del self._flights[job.n.value]
 
-    def _lead(
-        self,
-        flight: _Flight,
-        key: Key,
-        n: _Names,
-        call: Callable[[], Any],
-        stale: float,
-        expire: float | None,
-        retries: int,
-        base_eid: int | None,
-        background: bool,
-    ) -> Result:
+    def _lead(self, flight: _Flight, job: _Job, base_eid: int | None, background: bool) -> Result:
+        n = job.n
         token: str | None = None
         if self.shared:
             got = self._acquire(n, base_eid, background)
@@ -777,27 +749,23 @@ class LiveCache:
             token = got
         try:
             # Someone (a flight that just ended here, another process) may have stored a value
-            # between our first read and now: then there is nothing to fetch.
+            # between our first read and now, or failed just now: then there is nothing to fetch.
             snap = self._read(n, with_err=True)
-            if self._usable(snap, base_eid):
-                if not background:
-                    self.stats.add(n.buckets, "joined_waits")
-                return self._result(snap.entry)  # type: ignore[arg-type]
-            # ... or failed just now (the negative cache holds): don't call the upstream again.
-            if self._err_applies(snap.err, snap.entry) and self._err_current(snap.err):
-                raise _error_from_record(snap.err)  # type: ignore[arg-type]
+            settled = self._settled(n, snap, base_eid, background)
+            if settled is not None:
+                return settled
             gens = self._ensure_counters(n, snap.gens)
             flight.gens = gens
             renewing = self._renew(n, token) if token else None
             try:
-                value = self._call(n, call, retries)
+                value = self._call(n, job.call, job.retries)
             except UpstreamError as exc:
-                self._record_error(n, exc, expire)
+                self._record_error(n, exc, job.expire)
                 raise
             finally:
                 if renewing is not None:
                     renewing.set()
-            return self._store(n, value, gens, stale, expire)
+            return self._store(n, value, gens, job.stale, job.expire)
         finally:
             if token:
                 self._release(n, token)
@@ -813,15 +781,27 @@ class LiveCache:
                     return token
             except Exception:
                 return ""  # no lock to be had: fetch without it rather than fail the page
-            snap = self._read(n, with_err=True)
-            if self._usable(snap, base_eid):
-                if not background:
-                    self.stats.add(n.buckets, "joined_waits")
-                return self._result(snap.entry)  # type: ignore[arg-type]
-            if self._err_applies(snap.err, snap.entry) and self._err_current(snap.err):
-                raise _error_from_record(snap.err)  # type: ignore[arg-type]
+            settled = self._settled(n, self._read(n, with_err=True), base_eid, background)
+            if settled is not None:
+                return settled
             time.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 0.05)
+
+    def _settled(
+        self, n: _Names, snap: _Snapshot, base_eid: int | None, background: bool
+    ) -> Result | None:
+        """Someone else's outcome for this fetch, if there is one by now.
+
+        Their stored value (a joined wait), or their failure raised again while the negative
+        cache holds it (don't call the upstream again); None when the fetch is still to be done.
+        """
+        if self._usable(snap, base_eid):
+            if not background:
+                self.stats.add(n.buckets, "joined_waits")
+            return self._result(snap.entry)  # type: ignore[arg-type]
+        if self._err_applies(snap.err, snap.entry) and self._err_current(snap.err):
+            raise _error_from_record(snap.err)  # type: ignore[arg-type]
+        return None
 
     def _renew(self, n: _Names, token: str) -> threading.Event:
         """Keep the lease while this process works; stop at ``max_hold`` or when told."""
@@ -984,23 +964,13 @@ class LiveCache:
         """
         key, n = self._resolve(key)
         self._check_args(stale, expire, retries)
-        call = _invoker(fetcher, None)
-        out = self._front(key, n, call, stale, expire, retries)
+        job = _Job(key, n, _invoker(fetcher, None), stale, expire, retries)
+        out = self._front(job)
         if isinstance(out, Result):
             return out
         flight, leader, fallback = out
         if leader:
-            self._fly(
-                flight,
-                key,
-                n,
-                call,
-                stale,
-                expire,
-                retries,
-                fallback.eid if fallback else None,
-                False,
-            )
+            self._fly(flight, job, fallback.eid if fallback else None, False)
         else:
             self.stats.add(n.buckets, "joined_waits")
             _wait_future(flight.future)
@@ -1023,22 +993,19 @@ class LiveCache:
         key, n = self._resolve(key)
         self._check_args(stale, expire, retries)
         loop = asyncio.get_running_loop()
-        background_call = _invoker(fetcher, None)
+        # A background refresh runs the fetcher on its own thread; the flight we lead, on our loop.
+        job = _Job(key, n, _invoker(fetcher, None), stale, expire, retries)
         if self.local:  # in-memory reads: cheaper than a hop to a thread
-            out = self._front(key, n, background_call, stale, expire, retries)
+            out = self._front(job)
         else:
-            out = await sync_to_async(self._front, thread_sensitive=False)(
-                key, n, background_call, stale, expire, retries
-            )
+            out = await sync_to_async(self._front, thread_sensitive=False)(job)
         if isinstance(out, Result):
             return out
         flight, leader, fallback = out
         if leader:
             base = fallback.eid if fallback else None
-            call = _invoker(fetcher, loop)
-            self._lead_pool.submit(
-                self._fly, flight, key, n, call, stale, expire, retries, base, False
-            )
+            lead = job._replace(call=_invoker(fetcher, loop))
+            self._lead_pool.submit(self._fly, flight, lead, base, False)
         else:
             self.stats.add(n.buckets, "joined_waits")
         await _await_future(flight.future, loop)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
 from django.core.cache import cache
-from django.db import connections
 
 from browse import discover
 from browse.discover import Fetched, NotConfigured
@@ -24,40 +20,8 @@ from browse.tmdb import (
 from media.models import Status, Title
 from plank.live import cache as live_cache
 from plank.models import get_preferences
-from tests.browse.fake_tmdb import FAKE_API_KEY, FakeTMDB
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def configure(settings, fake: FakeTMDB, tmp_path) -> None:
-    settings.PLANK_TMDB_BASE_URL = fake.base_url
-    settings.POSTERS_DIR = tmp_path / "posters"
-    prefs = get_preferences()
-    prefs.tmdb_api_key = FAKE_API_KEY
-    prefs.save()
-    cache.clear()
-    live_cache.reset_stats()
-
-
-@pytest.fixture
-def configured(db: None, settings, fake_tmdb: FakeTMDB, tmp_path) -> Iterator[FakeTMDB]:
-    """The fake TMDB as Plank's TMDB, its key in the preferences, empty caches."""
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
-
-
-@pytest.fixture
-def configured_tx(
-    transactional_db: None, settings, fake_tmdb: FakeTMDB, tmp_path
-) -> Iterator[FakeTMDB]:
-    """``configured`` with committed rows, for tests whose threads read the database."""
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
+from tests.browse.fake_tmdb import FakeTMDB
+from tests.browse.helpers import at_once
 
 
 def summary(title: str, popularity: float, *, kind: str = "movie", tmdb_id: int = 1) -> Summary:
@@ -341,25 +305,7 @@ def test_failure_after_caching_serves_the_old_value_flagged(configured: FakeTMDB
 def test_fifty_concurrent_cold_callers_cause_one_upstream_call(configured_tx: FakeTMDB) -> None:
     configured = configured_tx
     configured.slow("/trending/tv/week", 0.3)
-    barrier = threading.Barrier(50)
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def one() -> None:
-        try:
-            barrier.wait()
-            results.append(len(discover.trending("tv", 1).value.results))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=one) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert errors == []
+    results = at_once(50, lambda: len(discover.trending("tv", 1).value.results))
     assert results == [20] * 50
     assert len(configured.calls_to("/trending/tv/week")) == 1
 

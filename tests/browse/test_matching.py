@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
@@ -16,33 +12,10 @@ from browse.tmdb import NO_KEY_MESSAGE, Summary
 from media import library
 from media.magnets import parse_magnet
 from media.models import Episode, Season, Status, Title
-from plank.live import cache as live_cache
 from plank.live.models import Outbox
 from plank.models import get_preferences
-from tests.browse.fake_tmdb import FAKE_API_KEY, MOVIES_BY_ID, SHOWS_BY_ID, FakeTMDB
+from tests.browse.fake_tmdb import MOVIES_BY_ID, SHOWS_BY_ID, FakeTMDB
 from tests.conftest import MATRIX, SHOW
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def configure(settings, fake: FakeTMDB, tmp_path: Path) -> None:
-    settings.PLANK_TMDB_BASE_URL = fake.base_url
-    settings.POSTERS_DIR = tmp_path / "posters"
-    prefs = get_preferences()
-    prefs.tmdb_api_key = FAKE_API_KEY
-    prefs.save()
-    cache.clear()
-    live_cache.reset_stats()
-
-
-@pytest.fixture
-def configured(db: None, settings, fake_tmdb: FakeTMDB, tmp_path: Path) -> Iterator[FakeTMDB]:
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
 
 
 def add(magnet: str, kind: str) -> Title:
@@ -220,15 +193,6 @@ def test_the_automatic_match_never_overrides_one_made_meanwhile(configured: Fake
 
 
 # --- the background job ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def configured_tx(
-    transactional_db: None, settings, fake_tmdb: FakeTMDB, tmp_path: Path
-) -> Iterator[FakeTMDB]:
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
 
 
 def test_adding_a_magnet_queues_a_match_that_the_worker_runs(configured_tx: FakeTMDB) -> None:

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
-from django.db import connections
 from django.template import Context, Template
 from django.test import Client
 
 from browse import posters
-from plank.live import cache as live_cache
 from plank.models import get_preferences
-from tests.browse.fake_tmdb import FAKE_API_KEY, MOVIES_BY_ID, FakeTMDB, tiny_jpeg
+from tests.browse.fake_tmdb import MOVIES_BY_ID, FakeTMDB, tiny_jpeg
+from tests.browse.helpers import at_once
 
 MATRIX_POSTER = MOVIES_BY_ID[603].poster_path
 assert MATRIX_POSTER is not None
 NAME = MATRIX_POSTER.lstrip("/")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def configure(settings, fake: FakeTMDB, tmp_path: Path) -> None:
-    settings.PLANK_TMDB_BASE_URL = fake.base_url
-    settings.POSTERS_DIR = tmp_path / "posters"
-    prefs = get_preferences()
-    prefs.tmdb_api_key = FAKE_API_KEY
-    prefs.save()
-    cache.clear()
-    live_cache.reset_stats()
-
-
-@pytest.fixture
-def configured(db: None, settings, fake_tmdb: FakeTMDB, tmp_path: Path) -> Iterator[FakeTMDB]:
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
 
 
 def image_calls(fake: FakeTMDB) -> list[str]:
@@ -171,37 +145,10 @@ def test_posters_need_a_login(configured: FakeTMDB, client: Client) -> None:
 # --- single flight and atomic writes --------------------------------------------------------
 
 
-@pytest.fixture
-def configured_tx(
-    transactional_db: None, settings, fake_tmdb: FakeTMDB, tmp_path: Path
-) -> Iterator[FakeTMDB]:
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
-
-
 def test_concurrent_requests_fetch_the_image_once(configured_tx: FakeTMDB, settings) -> None:
     fake = configured_tx
     fake.slow(f"/t/p/w342{MATRIX_POSTER}", 0.3)
-    barrier = threading.Barrier(20)
-    paths: list[Path] = []
-    errors: list[BaseException] = []
-
-    def one() -> None:
-        try:
-            barrier.wait()
-            paths.append(posters.ensure("w342", NAME))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=one) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert errors == []
+    paths: list[Path] = at_once(20, lambda: posters.ensure("w342", NAME))
     assert len(paths) == 20 and len(set(paths)) == 1
     assert len(image_calls(fake)) == 1
     assert paths[0].read_bytes()[:2] == b"\xff\xd8"

@@ -6,9 +6,7 @@ import _thread
 import io
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -20,28 +18,9 @@ from browse.models import MetadataSync, SyncRun
 from media import library
 from media.magnets import parse_magnet
 from media.models import Season, Status, Title
-from plank.live import cache as live_cache
 from plank.models import get_preferences
-from tests.browse.fake_tmdb import FAKE_API_KEY, FakeTMDB
+from tests.browse.fake_tmdb import FakeTMDB
 from tests.conftest import MATRIX, SHOW
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def configured(db: None, settings, fake_tmdb: FakeTMDB, tmp_path: Path) -> Iterator[FakeTMDB]:
-    settings.PLANK_TMDB_BASE_URL = fake_tmdb.base_url
-    settings.POSTERS_DIR = tmp_path / "posters"
-    prefs = get_preferences()
-    prefs.tmdb_api_key = FAKE_API_KEY
-    prefs.save()
-    cache.clear()
-    live_cache.reset_stats()
-    yield fake_tmdb
-    cache.clear()
 
 
 def add(magnet: str, kind: str) -> Title:

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.db import connections
 from django.test import Client
 
 from browse.models import MetadataSync
@@ -18,49 +14,18 @@ from media.models import Season, Status, Title
 from plank.live import cache as live_cache
 from plank.models import get_preferences
 from tests.browse.fake_tmdb import (
-    FAKE_API_KEY,
     HOSTILE_MOVIE_ID,
     HOSTILE_SHOW_ID,
     MOVIES_BY_ID,
     FakeTMDB,
 )
+from tests.browse.helpers import at_once
 from tests.conftest import MATRIX
 
 HX = {"HTTP_HX_REQUEST": "true"}
 CARD = re.compile(
     r'<article class="poster-card browse-card" data-kind="(\w+)" data-tmdb-id="(\d+)"'
 )
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def configure(settings, fake: FakeTMDB, tmp_path: Path) -> None:
-    settings.PLANK_TMDB_BASE_URL = fake.base_url
-    settings.POSTERS_DIR = tmp_path / "posters"
-    prefs = get_preferences()
-    prefs.tmdb_api_key = FAKE_API_KEY
-    prefs.save()
-    cache.clear()
-    live_cache.reset_stats()
-
-
-@pytest.fixture
-def configured(db: None, settings, fake_tmdb: FakeTMDB, tmp_path: Path) -> Iterator[FakeTMDB]:
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
-
-
-@pytest.fixture
-def configured_tx(
-    transactional_db: None, settings, fake_tmdb: FakeTMDB, tmp_path: Path
-) -> Iterator[FakeTMDB]:
-    configure(settings, fake_tmdb, tmp_path)
-    yield fake_tmdb
-    cache.clear()
 
 
 def cards(html: str) -> list[tuple[str, int]]:
@@ -340,29 +305,18 @@ def test_fifty_concurrent_cold_requests_cause_one_upstream_call(
 ) -> None:
     fake = configured_tx
     fake.slow("/trending/movie/week", 0.2)
-    barrier = threading.Barrier(50)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
 
-    def one() -> None:
-        try:
-            client = Client()
-            client.force_login(owner)
-            barrier.wait()
-            response = client.get("/browse/?type=trending&filter=movie")
-            statuses.append(response.status_code)
-            assert len(cards(response.content.decode())) == 20
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def logged_in() -> Client:
+        client = Client()
+        client.force_login(owner)
+        return client
 
-    threads = [threading.Thread(target=one) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    def get(client: Client) -> int:
+        response = client.get("/browse/?type=trending&filter=movie")
+        assert len(cards(response.content.decode())) == 20
+        return response.status_code
+
+    statuses = at_once(50, get, prepare=logged_in, timeout=30)
     assert statuses == [200] * 50
     assert len(fake.calls_to("/trending/movie/week")) == 1
 

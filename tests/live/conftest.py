@@ -126,6 +126,16 @@ async def connect(live_cleanup: None) -> AsyncIterator[Connect]:
             pass
 
 
+@pytest.fixture
+async def two_sockets(connect: Connect, alice: Person, bob: Person) -> tuple[Socket, Socket]:
+    """Alice's socket and Bob's, each past its hello frame."""
+    a = await connect(alice)
+    b = await connect(bob)
+    await a.receive()
+    await b.receive()
+    return a, b
+
+
 async def stop_relays() -> None:
     """Stop this loop's relay and close the sync thread's connection (PostgreSQL then lets the
     test database go at the end of the session)."""

@@ -21,7 +21,7 @@ from plank.live.consumers import parse_since
 from plank.live.events import emit, prune, push
 from plank.live.models import Outbox
 
-from .conftest import Connect, Person
+from .conftest import Connect, Person, Socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
@@ -104,12 +104,9 @@ async def test_frames_arrive_in_seq_order(connect: Connect, alice: Person) -> No
 
 
 async def test_user_events_reach_only_that_user(
-    connect: Connect, alice: Person, bob: Person
+    alice: Person, two_sockets: tuple[Socket, Socket]
 ) -> None:
-    a = await connect(alice)
-    b = await connect(bob)
-    await a.receive()
-    await b.receive()
+    a, b = two_sockets
     private = await aemit(("playback", 7), user_id=alice.user_id)
     public = await aemit(("media",))
     assert await a.receive() == invalidate(private, ["playback", 7])
@@ -118,11 +115,8 @@ async def test_user_events_reach_only_that_user(
     assert await b.nothing()
 
 
-async def test_push_sends_set_frames(connect: Connect, alice: Person, bob: Person) -> None:
-    a = await connect(alice)
-    b = await connect(bob)
-    await a.receive()
-    await b.receive()
+async def test_push_sends_set_frames(bob: Person, two_sockets: tuple[Socket, Socket]) -> None:
+    a, b = two_sockets
     push(("download", 42), {"progress": 0.5, "rate": 1000})
     frame = {"type": "set", "key": ["download", 42], "data": {"progress": 0.5, "rate": 1000}}
     assert await a.receive() == frame
@@ -297,11 +291,8 @@ async def test_junk_text_is_ignored(connect: Connect, alice: Person, junk: str) 
     assert await socket.ping(), "the socket stays open and answers"
 
 
-async def test_a_frame_over_4kb_closes_1009(connect: Connect, alice: Person, bob: Person) -> None:
-    socket = await connect(alice)
-    other = await connect(bob)
-    await socket.receive()
-    await other.receive()
+async def test_a_frame_over_4kb_closes_1009(two_sockets: tuple[Socket, Socket]) -> None:
+    socket, other = two_sockets
     await socket.send({"type": "ping", "pad": "x" * 4096})
     assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 1009}
     seq = await aemit(("media",))
@@ -329,11 +320,8 @@ async def test_multibyte_text_over_4kb_closes_1009(connect: Connect, alice: Pers
     assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 1009}
 
 
-async def test_a_binary_frame_closes_1003(connect: Connect, alice: Person, bob: Person) -> None:
-    socket = await connect(alice)
-    other = await connect(bob)
-    await socket.receive()
-    await other.receive()
+async def test_a_binary_frame_closes_1003(two_sockets: tuple[Socket, Socket]) -> None:
+    socket, other = two_sockets
     await socket.communicator.send_to(bytes_data=b'{"type": "ping"}')
     assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 1003}
     assert await other.ping()
@@ -341,13 +329,8 @@ async def test_a_binary_frame_closes_1003(connect: Connect, alice: Person, bob: 
     assert (await other.receive())["type"] == "set"
 
 
-async def test_a_closed_socket_leaves_the_relay(
-    connect: Connect, alice: Person, bob: Person
-) -> None:
-    a = await connect(alice)
-    b = await connect(bob)
-    await a.receive()
-    await b.receive()
+async def test_a_closed_socket_leaves_the_relay(two_sockets: tuple[Socket, Socket]) -> None:
+    a, b = two_sockets
     relay = relays.relay_for_loop()
     assert relay.socket_count == 2
     await a.close()

@@ -27,7 +27,7 @@ from plank.live import relay as relays
 from plank.live.events import emit
 from plank.live.models import Outbox
 
-from .conftest import Connect, Person
+from .conftest import Connect, Person, Socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
@@ -86,12 +86,9 @@ async def test_a_row_from_another_process_reaches_the_socket(
 
 
 async def test_another_process_user_row_reaches_only_that_user(
-    connect: Connect, alice: Person, bob: Person
+    bob: Person, two_sockets: tuple[Socket, Socket]
 ) -> None:
-    a = await connect(alice)
-    b = await connect(bob)
-    await a.receive()
-    await b.receive()
+    a, b = two_sockets
     seq = int(
         await aother_process(
             f"from plank.live.events import emit; print(emit(('playback', 1), user_id={bob.user_id}))"

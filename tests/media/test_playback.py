@@ -19,14 +19,6 @@ from media.models import Kind, MediaFile, PlaybackPosition, Status, Title
 
 
 @pytest.fixture
-def data_dir(settings, tmp_path: Path) -> Path:
-    settings.DATA_DIR = tmp_path
-    settings.LIBRARY_DIR = tmp_path / "library"
-    settings.DOWNLOADS_DIR = tmp_path / "downloads"
-    return tmp_path
-
-
-@pytest.fixture
 def movie(db) -> Title:
     return Title.objects.create(title="Movie", year=2020, status=Status.COMPLETE)
 

@@ -26,14 +26,6 @@ VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello <b>there</b>\n"
 
 
 @pytest.fixture
-def data_dir(settings, tmp_path: Path) -> Path:
-    settings.DATA_DIR = tmp_path
-    settings.LIBRARY_DIR = tmp_path / "library"
-    settings.DOWNLOADS_DIR = tmp_path / "downloads"
-    return tmp_path
-
-
-@pytest.fixture
 def put(data_dir: Path):
     def write(relative: str, content: bytes | str = b"\x00" * 100) -> str:
         target = data_dir / relative
