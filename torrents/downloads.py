@@ -298,6 +298,7 @@ class EnginePart:
         engine_module.install(engine)
         with cachalot_disabled():
             self._guarded(self.reconcile)
+            self._guarded(_file_what_was_left_unfiled)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="plank-downloads", daemon=True)
         self._thread.start()
@@ -514,6 +515,15 @@ class EnginePart:
                     _announce(download.title_id)
         if push_now:
             push(download_key(download.title_id), _progress_data(download))
+
+
+def _file_what_was_left_unfiled() -> None:
+    """A job that was running when the process died is not run again: queue those titles."""
+    try:
+        from media.library_import import enqueue_unfiled
+    except ImportError:
+        return
+    enqueue_unfiled()
 
 
 def _state_for(download: Download, status: DownloadStatus) -> str:
