@@ -427,6 +427,9 @@ def add_with_magnet(details: Details, magnet: Magnet, user: AbstractBaseUser | N
     from media import library
 
     result = library.add_magnet(magnet, details.kind, user)
+    if not result.created:
+        # That magnet is already a title: lead there, never rewrite it with these details.
+        return Added(result.title, created=False)
     apply(
         result.title.pk,
         Collected(details),

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from media import library
 from media.models import Episode, MediaFile, PlaybackPosition, Season, Title
 
 
@@ -25,6 +26,14 @@ class TitleAdmin(admin.ModelAdmin):
     raw_id_fields = ("added_by",)
     inlines = [SeasonInline, MediaFileInline]
     date_hierarchy = "added_at"
+
+    def delete_model(self, request, obj: Title) -> None:
+        # the library's own delete: it also stops and forgets the title's download
+        library.delete_title(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for title in queryset:
+            library.delete_title(title)
 
 
 @admin.register(Season)

@@ -34,7 +34,8 @@ def delete_title_files(title: Title) -> int:
     library = Path(settings.LIBRARY_DIR).resolve()
     for file in title.files.all():
         path = resolve(file)
-        if path is None or not path.is_file():
+        # only filed library copies: downloads (maybe shared, maybe seeding) are the engine's
+        if path is None or not path.is_file() or not path.is_relative_to(library):
             continue
         path.unlink(missing_ok=True)
         removed += 1

@@ -50,7 +50,9 @@ def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) ->
 def library_page(request: HttpRequest) -> HttpResponse:
     context = _library_context(request)
     partial = request.GET.get("partial")
-    if request.htmx and partial in {"grid", "tabs"}:
+    if request.htmx and request.htmx.target == "library-grid":
+        partial = "grid"  # the filter box: its pushed URL stays a whole page's URL
+    if request.htmx and not request.htmx.history_restore_request and partial in {"grid", "tabs"}:
         return render(request, f"media/library.html#{partial}", context)
     return render(request, "media/library.html", context)
 

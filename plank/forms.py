@@ -27,17 +27,28 @@ class PreferencesForm(forms.ModelForm):
     class Meta:
         model = Preferences
         fields = ("tmdb_api_key", "tmdb_language", "dht", "lsd", "port_mapping", "seed_ratio", "metadata_timeout")
-        widgets = {"tmdb_api_key": forms.PasswordInput(render_value=True, attrs={"autocomplete": "off", "spellcheck": "false"})}
+        widgets = {"tmdb_api_key": forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"})}
+
+    clear_tmdb_api_key = forms.BooleanField(label="Remove the saved key", required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.tmdb_api_key:
+            # The key is never sent back to a browser: an empty field keeps the saved one.
+            self.fields["tmdb_api_key"].widget.attrs["placeholder"] = "saved — leave empty to keep it"
 
     def clean_tmdb_api_key(self) -> str:
         key = self.cleaned_data["tmdb_api_key"].strip()
-        if key:
-            from browse.tmdb import credential_kind
+        if self.data.get("clear_tmdb_api_key"):
+            return ""
+        if not key:
+            return self.instance.tmdb_api_key
+        from browse.tmdb import credential_kind
 
-            if credential_kind(key) is None:
-                raise forms.ValidationError(
-                    "That doesn't look like a TMDB key: use the 32-character API key (v3) or the long read access token (v4)."
-                )
+        if credential_kind(key) is None:
+            raise forms.ValidationError(
+                "That doesn't look like a TMDB key: use the 32-character API key (v3) or the long read access token (v4)."
+            )
         return key
 
     def clean_tmdb_language(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
@@ -15,7 +16,21 @@ FIRST_RUN_OPEN = ("/healthz", "/static/", "/setup/")
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
-    """Django's login wall (every view needs a login unless marked ``login_not_required``)."""
+    """Django's login wall (every view needs a login unless marked ``login_not_required``).
+
+    An htmx request (a partial refresh, a delete) gets 401 with ``HX-Redirect`` instead of a
+    302: a followed redirect would look like success to htmx and paste the login page into a
+    partial, or hide a card that was never deleted.
+    """
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable) -> HttpResponse:
+        if request.headers.get("HX-Request") == "true":
+            page = request.headers.get("HX-Current-URL", "")
+            next_path = urlsplit(page).path if page else request.path
+            response = HttpResponse("Your session has ended. Please log in again.", status=401)
+            response["HX-Redirect"] = f"{reverse('login')}?{urlencode({'next': next_path or '/'})}"
+            return response
+        return super().handle_no_permission(request, view_func)
 
 
 class FirstRunMiddleware:

@@ -267,11 +267,7 @@ class EnginePart:
     ) -> None:
         self.engine = engine
         self.poll_interval = poll_interval
-        self.metadata_timeout = (
-            metadata_timeout
-            if metadata_timeout is not None
-            else float(metadata_timeout_setting())
-        )
+        self._metadata_timeout = metadata_timeout
         self.save_interval = (
             save_interval
             if save_interval is not None
@@ -287,6 +283,13 @@ class EnginePart:
         self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def metadata_timeout(self) -> float:
+        """Seconds to look for peers: the test's override, else the settings page's current value."""
+        if self._metadata_timeout is not None:
+            return self._metadata_timeout
+        return metadata_timeout_setting()
 
     def start(self) -> None:
         engine = self.engine

@@ -17,3 +17,9 @@ class LiveConfig(AppConfig):
         parts.register("relay", relay.RelayPart, roles=("web", "engine"))
         system.register(relay.health)
         system.register(cache.health)
+
+        from django.contrib.auth.signals import user_logged_out
+
+        from plank.live.events import close_user_sockets
+
+        user_logged_out.connect(close_user_sockets, dispatch_uid="plank.live.logout")

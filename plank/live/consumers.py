@@ -195,6 +195,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return wrapper.real_send
         return send
 
+    async def live_logout(self, event: dict[str, Any]) -> None:
+        """From the channel layer: this user logged out (in some tab): the socket ends."""
+        if not self.closed:
+            await self._close(CLOSE_UNAUTHENTICATED)
+
     async def live_set(self, event: dict[str, Any]) -> None:
         """From the channel layer: a pushed value (``plank.live.events.push``)."""
         if self.closed:

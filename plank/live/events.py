@@ -165,6 +165,15 @@ def push(key: Key, data: dict[str, Any], *, user_id: int | None = None) -> None:
     relay.group_send(group, {"type": "live.set", "frame": frame})
 
 
+def close_user_sockets(sender: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """On logout, end that user's open sockets (their pages show "offline" and stop retrying)."""
+    if user is None or user.pk is None:
+        return
+    from plank.live import relay
+
+    relay.group_send(user_group(user.pk), {"type": "live.logout"})
+
+
 # --- the outbox: reading and pruning ---------------------------------------------------------
 
 

@@ -292,3 +292,17 @@ def test_sync_health_reports_counts(configured: FakeTMDB) -> None:
     add(MATRIX, "movie")
     check = matching.sync_health()
     assert check.ok is True and "0 of 1 titles matched" in check.summary
+
+
+def test_a_magnet_already_in_the_library_never_rewrites_that_title(configured, owner) -> None:
+    from browse import discover
+    from media.magnets import parse_magnet
+    from tests.conftest import MATRIX
+
+    matrix = matching.add_with_magnet(discover.movie(603).value, parse_magnet(MATRIX), owner).title
+    assert matrix.title == "The Matrix"
+    # someone pastes the same magnet on Fight Club's page by mistake
+    again = matching.add_with_magnet(discover.movie(550).value, parse_magnet(MATRIX), owner)
+    assert again.created is False and again.title.pk == matrix.pk
+    matrix.refresh_from_db()
+    assert (matrix.title, matrix.tmdb_id) == ("The Matrix", 603)

@@ -371,3 +371,16 @@ async def test_outbox_rows_are_stored(alice: Person) -> None:
     row = await Outbox.objects.aget(seq=seq)
     assert row.keys == [["media", 5]]
     assert row.user_id == alice.user_id
+
+
+async def test_logging_out_closes_that_users_sockets_only(two_sockets: tuple[Socket, Socket], alice: Person) -> None:
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth import get_user_model
+
+    from plank.live.events import close_user_sockets
+
+    socket, other = two_sockets
+    user = await sync_to_async(get_user_model().objects.get)(pk=alice.user_id)
+    close_user_sockets(user=user)
+    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 4401}
+    assert await other.ping()

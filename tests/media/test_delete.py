@@ -69,3 +69,28 @@ def test_the_grid_card_is_removed_optimistically_and_can_roll_back(client_owner:
     # the card's form hides the card at once (plank.js) and restores it when refused
     assert f'data-optimistic-remove="#title-{matrix.pk}"' in page
     assert f'id="title-{matrix.pk}"' in page
+
+
+def test_deleting_files_touches_only_the_library(client_owner: Client, matrix: Title, settings, tmp_path) -> None:
+    from pathlib import Path
+
+    from media.models import MediaFile
+
+    settings.DATA_DIR = tmp_path
+    settings.LIBRARY_DIR = tmp_path / "library"
+    filed = Path(settings.LIBRARY_DIR) / "The Matrix (1999)" / "The Matrix (1999).mp4"
+    filed.parent.mkdir(parents=True)
+    filed.write_bytes(b"movie")
+    elsewhere = tmp_path / "plank.sqlite3"  # e.g. a path edited in the admin
+    elsewhere.write_bytes(b"db")
+    MediaFile.objects.create(title=matrix, path="library/The Matrix (1999)/The Matrix (1999).mp4")
+    MediaFile.objects.create(title=matrix, path="plank.sqlite3")
+    client_owner.post(f"/media/{matrix.pk}/delete", {"delete_files": "on"})
+    assert not filed.exists() and not filed.parent.exists()
+    assert elsewhere.exists()
+
+
+def test_deleting_in_the_admin_goes_through_the_library(client_owner: Client, matrix: Title) -> None:
+    response = client_owner.post(f"/admin/media/title/{matrix.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Title.objects.exists()

@@ -94,3 +94,12 @@ def test_partials_are_live_elements(client_owner: Client, htmx_headers) -> None:
 def test_pages_work_on_a_phone(client_owner: Client) -> None:
     page = client_owner.get("/").content.decode()
     assert 'name="viewport" content="width=device-width' in page
+
+
+def test_the_filter_box_gets_the_grid_and_back_gets_the_whole_page(client_owner: Client) -> None:
+    make("The Matrix", year=1999)
+    grid = client_owner.get("/", {"q": "matr"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="library-grid").content.decode()
+    assert grid.lstrip().startswith('<section id="library-grid"')
+    # htmx restoring history asks for the pushed URL: it must be a whole page
+    page = client_owner.get("/", {"q": "matr"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()
+    assert "<html" in page and "The Matrix" in page

@@ -101,3 +101,10 @@ def test_wrong_password_says_so(owner) -> None:
     response = Client().post("/accounts/login/", {"username": "owner", "password": "nope"})
     assert response.status_code == 200
     assert b"Please enter a correct username and password" in response.content
+
+
+@pytest.mark.django_db
+def test_an_htmx_request_without_a_session_is_told_to_log_in_not_redirected(owner) -> None:
+    response = Client().post("/media/1/delete", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/?type=tv")
+    assert response.status_code == 401  # htmx treats it as a failure: the card comes back
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2F"

@@ -50,3 +50,14 @@ def test_settings_need_csrf(owner) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     assert client.post("/settings/", {"tmdb_language": "de-DE", "metadata_timeout": "60"}).status_code == 403
+
+
+def test_the_saved_key_is_never_sent_back_and_an_empty_field_keeps_it(client_owner: Client, client_member: Client) -> None:
+    client_owner.post("/settings/", {"tmdb_api_key": V3, "tmdb_language": "en-US", "metadata_timeout": "120"})
+    for client in (client_owner, client_member):
+        assert V3 not in client.get("/settings/").content.decode()
+    client_owner.post("/settings/", {"tmdb_api_key": "", "tmdb_language": "de-DE", "metadata_timeout": "120"})
+    prefs = get_preferences()
+    assert (prefs.tmdb_api_key, prefs.tmdb_language) == (V3, "de-DE")
+    client_owner.post("/settings/", {"tmdb_api_key": "", "clear_tmdb_api_key": "on", "tmdb_language": "de-DE", "metadata_timeout": "120"})
+    assert get_preferences().tmdb_api_key == ""
