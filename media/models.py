@@ -51,6 +51,15 @@ class Title(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("title", args=[self.pk])
 
+    def save(self, *args, **kwargs) -> None:
+        # Names come from magnets, indexers and TMDB: a NUL byte is never meaningful, and
+        # PostgreSQL refuses it in text columns.
+        for field in ("title", "original_title", "overview", "release_name", "status_detail"):
+            value = getattr(self, field)
+            if value and "\x00" in value:
+                setattr(self, field, value.replace("\x00", ""))
+        super().save(*args, **kwargs)
+
     @property
     def display_title(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title

@@ -43,3 +43,9 @@ def test_detail_partial(client_owner: Client, htmx_headers) -> None:
     title = Title.objects.create(title="Heat", year=1995)
     body = client_owner.get(f"/media/{title.pk}/", {"partial": "detail"}, **htmx_headers).content.decode()
     assert body.lstrip().startswith('<article id="title-detail"') and "<html" not in body
+
+
+def test_nul_bytes_never_reach_the_database() -> None:
+    title = Title.objects.create(title="Bad\x00Name", overview="a\x00b")
+    title.refresh_from_db()
+    assert (title.title, title.overview) == ("BadName", "ab")
