@@ -1,7 +1,8 @@
 """Add-to-first-bytes and seek-to-bytes latency, from a local seeder, through the real stream view.
 
     .venv/bin/python bench/bench_torrent.py [--runs 10] [--size-mib 256] [--piece-kib 512]
-                                            [--rate-mbyte 4] [--keep]
+                                            [--rate-mbyte 4] [--seeder-tick-ms 500]
+                                            [--compare DIR] [--keep]
 
 What it does:
 
@@ -15,17 +16,27 @@ What it does:
      ``GET /media/<id>/stream`` with ``Range: bytes=0-`` (what a player sends) are in hand and
      correct. It spans metadata, vetting, the engine's head/tail priorities and the first
      chunk the view sends. 404/503 answers (no file list yet, metadata pending) are retried every
-     20 ms, as a player's retry would.
+     20 ms, as a player's retry would. *files known* is the part until the stream stopped
+     answering 404 (metadata, vetting); the rest is the first piece coming from the swarm.
    - **seek-to-bytes** (rate-limited seeder only, so the file stays mostly undownloaded): after
      the first bytes, two seeks to offsets between 55% and 95% of the file, each
      ``Range: bytes=N-`` until 64 KiB are in hand, and the same with a closed 64 KiB range
-     (``bytes=N-(N+65535)``): the view reads a whole chunk (1 MiB) before it answers an open
-     range, only the range itself for a closed one.
+     (``bytes=N-(N+65535)``). The view answers an open range once the piece holding byte N is
+     here, a closed one once the range is.
 
    then the title is deleted with its files.
 
 Two seeders: unlimited (loopback: the ceiling), and ``--rate-mbyte`` MB/s (a healthy swarm as one
 fast peer). Figures: p50 / p95 / max in milliseconds. The client runs on the same machine.
+
+The seeder is a stock libtorrent session, and libtorrent hands out upload quota once per
+``tick_interval`` (500 ms by default): a rate-limited seeder sends in bursts every half second, so
+seek latencies from it cluster on 0.5 s steps. ``--seeder-tick-ms`` changes that tick (100 makes
+the seeder smoother than most real peers).
+
+``--compare DIR`` runs a second ``manage.py serve`` from another checkout (say a copy of the last
+commit) side by side: every run is made against both servers, alternately first, with the same
+seeder, so both sets of figures come from the same machine at the same time.
 """
 
 from __future__ import annotations
@@ -34,9 +45,12 @@ import argparse
 import os
 import random
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,11 +62,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.live.live_server import (  # noqa: E402
+    PASSWORD,
     Server,
+    _pump,
     base_env,
-    create_user,
-    manage,
-    start_server,
+    free_port,
 )
 from tests.torrents.conftest import Seeder  # noqa: E402
 
@@ -66,6 +80,7 @@ GIVE_UP = 60.0  # seconds; a read that takes longer is counted as failed
 @dataclass
 class Samples:
     first: list[float] = field(default_factory=list)
+    files_known: list[float] = field(default_factory=list)
     seek_open: list[float] = field(default_factory=list)
     seek_closed: list[float] = field(default_factory=list)
     progress_at_seek: list[float] = field(default_factory=list)
@@ -87,12 +102,66 @@ def line(name: str, values: list[float]) -> str:
     )
 
 
+def manage_in(root: Path, env: dict[str, str], *args: str) -> str:
+    """``manage.py <args>`` of the checkout at ``root``, to completion."""
+    result = subprocess.run(
+        [sys.executable, str(root / "manage.py"), *args],
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def serve_from(root: Path, env: dict[str, str]) -> Server:
+    """``manage.py serve`` of the checkout at ``root`` on a free port, once it listens."""
+    env = {**env, "PYTHONPATH": str(root)}
+    manage_in(root, env, "migrate", "--noinput", "-v", "0")
+    code = (
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_user('bench', password={PASSWORD!r})"
+    )
+    manage_in(root, env, "shell", "-c", code)
+    port = free_port()
+    log_path = Path(env["PLANK_DATA_DIR"]) / f"serve-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(root / "manage.py"), "serve", "--port", str(port)],
+            cwd=root,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    server = Server(process, port, log_path)
+    assert process.stdout is not None
+    threading.Thread(target=_pump, args=(process.stdout, server._lines), daemon=True).start()
+    until = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{server.log()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return server
+        except OSError:
+            if time.monotonic() > until:
+                server.stop()
+                raise TimeoutError(f"the server did not listen:\n{server.log()}") from None
+            time.sleep(0.1)
+
+
 class Client:
     """A logged-in browser session against the server."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.session = requests.Session()
+        self.last_status = 0  # of the last read
         self.session.cookies.set("sessionid", server.login("bench"))
         self.session.get(f"{server.url}/accounts/login/", timeout=10)  # the CSRF cookie
 
@@ -105,6 +174,7 @@ class Client:
     def read(self, path: str, range_header: str, want: int, until: float) -> bytes | None:
         """The first ``want`` bytes of a ranged GET; None on a 404/503 or a client timeout at
         ``until`` (try again while there is time)."""
+        self.last_status = 0
         try:
             with self.session.get(
                 f"{self.server.url}{path}",
@@ -112,6 +182,7 @@ class Client:
                 stream=True,
                 timeout=max(0.5, until - time.monotonic()),
             ) as response:
+                self.last_status = response.status_code
                 if response.status_code in (404, 503):
                     return None
                 if response.status_code != 206:
@@ -130,9 +201,9 @@ class Client:
 
 def make_torrent(work: Path, base: Path, run: str, piece: int) -> tuple[lt.torrent_info, Path]:
     """A single-file torrent named for this run (a new info hash) over the same bytes."""
-    root = work / run
+    root = work / run.replace(" ", "-")
     root.mkdir()
-    name = f"Bench.Run.{run}.2020.1080p.mkv"
+    name = f"Bench.Run.{run.replace(' ', '.')}.2020.1080p.mkv"
     os.link(base, root / name)
     creator = lt.create_torrent(lt.list_files(str(root / name)), piece, lt.create_torrent.v1_only)
     lt.set_piece_hashes(creator, str(root))
@@ -188,8 +259,12 @@ def one_run(
     stream = f"/media/{title_id}/stream"
     until = started + GIVE_UP
     first = None
+    known = None
     while first is None and time.monotonic() < until:
+        asked = time.monotonic()
         first = client.read(stream, "bytes=0-", FIRST, until)
+        if known is None and client.last_status != 404:
+            known = asked - started  # the file list was there when this request was made
         if first is None:
             time.sleep(POLL)
     if first is None:
@@ -197,6 +272,7 @@ def one_run(
         seeks = False
     else:
         samples.first.append(time.monotonic() - started)
+        samples.files_known.append(known if known is not None else float("nan"))
         assert first == data[:FIRST], "wrong first bytes"
 
     if seeks:
@@ -225,72 +301,101 @@ def one_run(
     shutil.rmtree(root, ignore_errors=True)
 
 
+def report(label: str, samples: Samples, seeks: bool) -> None:
+    print(f"  {label}")
+    print(line("  add -> first 64 KiB (bytes=0-)", samples.first))
+    print(line("    of which until files known", [v for v in samples.files_known if v == v]))
+    if seeks:
+        print(line("  seek -> 64 KiB (bytes=N-)", samples.seek_open))
+        print(line("  seek -> 64 KiB (bytes=N-N+64K)", samples.seek_closed))
+        done = [p for p in samples.progress_at_seek if p == p]
+        if done:
+            print(
+                f"{'  downloaded when the seeks ended':<34} "
+                f"median {statistics.median(done):.0%}, max {max(done):.0%}"
+            )
+    for failure in samples.failed:
+        print(f"  FAILED {failure}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--piece-kib", type=int, default=512)
     parser.add_argument("--rate-mbyte", type=float, default=4.0, help="the limited seeder, MB/s")
+    parser.add_argument(
+        "--seeder-tick-ms", type=int, default=500, help="the seeder's libtorrent tick_interval"
+    )
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout to serve side by side (e.g. the last commit)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="plank-bench-torrent-"))
     work = scratch / "seed"
     work.mkdir()
-    env = base_env(scratch / "data", TORRENT_DHT="0", TORRENT_LSD="0", TORRENT_UPNP="0")
-    manage(env, "migrate", "--noinput", "-v", "0")
-    create_user(env, "bench")
     data = os.urandom(args.size_mib * MIB)
     base = work / "content.bin"
     base.write_bytes(data)
     piece = args.piece_kib * KIB
     rate = int(args.rate_mbyte * 1e6)
+    trees = [("this tree", ROOT)]
+    if args.compare is not None:
+        trees.append((f"compare: {args.compare}", args.compare.resolve()))
 
-    server = start_server(env)
+    servers: dict[str, Server] = {}
     seeder = Seeder()
+    seeder.session.apply_settings({"tick_interval": args.seeder_tick_ms})
     try:
-        client = Client(server)
+        for n, (label, root) in enumerate(trees):
+            env = base_env(
+                scratch / f"data-{n}",
+                TORRENT_DHT="0",
+                TORRENT_LSD="0",
+                TORRENT_UPNP="0",
+                DOWNLOAD_SAVE_SECONDS="1",  # the title page's progress, read after the seeks
+            )
+            servers[label] = serve_from(root, env)
+        clients = {label: Client(server) for label, server in servers.items()}
         print(
             f"torrent latency: {args.size_mib} MiB file, {args.piece_kib} KiB pieces, "
-            f"{args.runs} runs per seeder, serve on 127.0.0.1 (stream chunk 1 MiB)"
+            f"{args.runs} runs per seeder and tree, serve on 127.0.0.1, "
+            f"seeder tick {args.seeder_tick_ms} ms"
         )
-        for label, limit, seeks in (
+        for name, limit, seeks in (
             ("unlimited seeder (loopback)", None, False),
             (f"seeder at {args.rate_mbyte:g} MB/s", rate, True),
         ):
-            samples = Samples()
+            samples = {label: Samples() for label, _ in trees}
             for n in range(args.runs):
-                one_run(
-                    client,
-                    seeder,
-                    work,
-                    base,
-                    data,
-                    f"{label[:3]}{n}",
-                    piece,
-                    limit,
-                    samples,
-                    seeks,
-                )
-            print(f"\n{label}")
-            print(line("add -> first 64 KiB (bytes=0-)", samples.first))
-            if seeks:
-                print(line("seek -> 64 KiB (bytes=N-)", samples.seek_open))
-                print(line("seek -> 64 KiB (bytes=N-N+64K)", samples.seek_closed))
-                done = [p for p in samples.progress_at_seek if p == p]
-                if done:
-                    print(
-                        f"{'downloaded when the seeks ended':<34} "
-                        f"median {statistics.median(done):.0%}, max {max(done):.0%}"
+                order = trees if n % 2 == 0 else trees[::-1]
+                for label, _ in order:
+                    tag = f"{name[:3]}{n}{'c' if label != trees[0][0] else ''}"
+                    one_run(
+                        clients[label],
+                        seeder,
+                        work,
+                        base,
+                        data,
+                        tag,
+                        piece,
+                        limit,
+                        samples[label],
+                        seeks,
                     )
-            for failure in samples.failed:
-                print(f"FAILED {failure}")
+            print(f"\n{name}")
+            for label, _ in trees:
+                report(label, samples[label], seeks)
     except BaseException:
-        print(f"\nthe server's log ends with:\n{server.log()}", file=sys.stderr)
+        for label, server in servers.items():
+            print(f"\nthe log of {label} ends with:\n{server.log()}", file=sys.stderr)
         raise
     finally:
         seeder.close()
-        server.stop()
+        for server in servers.values():
+            server.stop()
         if args.keep:
             print(f"\nkept {scratch}")
         else:

@@ -48,9 +48,6 @@ class Title(models.Model):
     def __str__(self) -> str:
         return self.display_title
 
-    def get_absolute_url(self) -> str:
-        return reverse("title", args=[self.pk])
-
     def save(self, *args, **kwargs) -> None:
         # Names come from magnets, indexers and TMDB: a NUL byte is never meaningful, and
         # PostgreSQL refuses it in text columns.
@@ -59,6 +56,9 @@ class Title(models.Model):
             if value and "\x00" in value:
                 setattr(self, field, value.replace("\x00", ""))
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("title", args=[self.pk])
 
     @property
     def display_title(self) -> str:

@@ -17,9 +17,15 @@ Two ways to serve it:
   deadlines) for at most `ENGINE_TIMEOUT` seconds. The first chunk is fetched before the
   response starts, so a file whose first bytes don't arrive in time gets a clean 503 with
   ``Retry-After``; a later timeout can only end the response early (the status is already
-  sent), and the player asks again with a new Range. The engine must run in this process:
-  a web-only process answers 503 (the proxy rule in the README sends ``/media/<id>/stream``
-  to the process that runs the engine).
+  sent), and the player asks again with a new Range. The first chunk ends where the piece
+  holding the first byte ends (``Engine.piece_span``): the swarm delivers whole pieces, and a
+  player waiting to start (or to land after a seek) should not wait for a second one; a
+  response that fits in one chunk is read whole. Later chunks are up to `CHUNK_SIZE`, cut at
+  piece boundaries. The first read is *urgent* (a new
+  position: it goes ahead of every other read of the torrent and cancels the bulk requests
+  queued at the peers); the reads that continue the response are not. The engine must run in
+  this process: a web-only process answers 503 (the proxy rule in the README sends
+  ``/media/<id>/stream`` to the process that runs the engine).
 
 Range handling follows RFC 9110 (see `media.ranges`): 206 with ``Content-Range``, 416 with
 ``bytes */size``, 400 for a malformed Range. ``HEAD`` answers the headers of the full ``GET``
@@ -323,6 +329,9 @@ class EngineReader:
         self.located = located
         self.timeout = timeout
         self.timeouts = _stream_timeout_errors()
+        self._pieces: tuple[int, int] | None = (
+            None  # (a piece boundary, piece length), file offsets
+        )
 
     def has(self, offset: int, length: int) -> bool:
         loc = self.located
@@ -334,13 +343,32 @@ class EngineReader:
             log.exception("have_range failed for %s file %s", loc.info_hash, loc.torrent_index)
             return False
 
-    async def chunk(self, offset: int, length: int) -> bytes:
+    def chunk_length(self, offset: int, remaining: int, *, first: bool = False) -> int:
+        """How much to read at ``offset``: the rest of its piece for a ``first`` chunk, else up
+        to `CHUNK_SIZE` ending on a piece boundary (whole pieces are what the swarm delivers).
+        `CHUNK_SIZE` when the engine can't say where pieces end."""
+        want = min(CHUNK_SIZE, remaining)
+        if want <= 0:
+            return want
+        loc = self.located
+        span = getattr(self.engine, "piece_span", None)
+        try:
+            start, end = span(loc.info_hash, loc.torrent_index, offset + (0 if first else want - 1))
+        except Exception:  # no such method, no metadata yet ...: plain chunks
+            return want
+        if first:
+            return max(1, min(want, end - offset))
+        if want == remaining or end <= offset + want:  # the last chunk, or it ends a piece
+            return want
+        return start - offset if start > offset else want
+
+    async def chunk(self, offset: int, length: int, *, urgent: bool = False) -> bytes:
         """Bytes at `offset` (at most `length`); raises the engine's timeout when they don't come.
 
         Pieces the engine has are read from the file on disk, the cheap way. libtorrent may
         still hold a verified piece in its write buffer for a moment, though, so a read that
         looks unwritten (a run of zero bytes) is asked of the engine instead, which reads
-        through that buffer."""
+        through that buffer. ``urgent``: a new position (see the module doc)."""
         loc = self.located
         if loc.download_path is not None and self.has(offset, length):
             try:
@@ -350,7 +378,7 @@ class EngineReader:
             if len(data) == length and not looks_unwritten(data):
                 return data
         read = self.engine.read(
-            loc.info_hash, loc.torrent_index, offset, length, timeout=self.timeout
+            loc.info_hash, loc.torrent_index, offset, length, timeout=self.timeout, urgent=urgent
         )
         # a safety net in case the engine doesn't keep its own deadline
         data = await asyncio.wait_for(read, self.timeout + 5)
@@ -364,7 +392,7 @@ class EngineReader:
         offset, remaining = start + len(first), length - len(first)
         while remaining > 0:
             try:
-                data = await self.chunk(offset, min(CHUNK_SIZE, remaining))
+                data = await self.chunk(offset, self.chunk_length(offset, remaining))
             except self.timeouts:
                 log.warning(
                     "stream of %s file %s: no data at %d within %.0f s; ending the response",
@@ -513,7 +541,12 @@ async def _serve_downloading(request: HttpRequest, located: Located) -> HttpResp
             exc,
         )
     try:
-        first = await reader.chunk(start, min(CHUNK_SIZE, length))
+        # A response that fits in one chunk (a player probing an index, say) is wanted whole;
+        # a longer one (a player streaming from here) starts with the rest of the first piece.
+        first_length = (
+            length if length <= CHUNK_SIZE else reader.chunk_length(start, length, first=True)
+        )
+        first = await reader.chunk(start, first_length, urgent=True)
     except reader.timeouts:
         raise Refusal(
             503,

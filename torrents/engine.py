@@ -23,6 +23,21 @@ Choices worth knowing:
   ``read_piece_alert`` it produces, not through the file on disk: libtorrent's disk layer may
   hold a verified piece in its write buffer before it reaches the file, and ``read_piece``
   reads through that buffer, so what a reader gets is always the verified piece.
+* Deadlines are handed out per torrent from one ordered list of *claims* (see ``_arrange``):
+  the pieces active reads wait for, then the streaming prefetch (a file's head, then its tail).
+  An *urgent* read (a new position: the first bytes of a request, a seek) goes first, and while
+  one waits nothing else keeps a deadline. That matters twice over in libtorrent: a piece with an
+  older deadline is always served first, and only a deadline given while no other piece has one
+  makes libtorrent cancel the bulk requests already queued at the peers (``cancel_non_critical``)
+  instead of queueing the seek behind seconds of them. A read that ends or is cancelled (the
+  player went elsewhere) gives its deadlines back (``reset_piece_deadline``, which also drops the
+  piece to priority 1, so the file's priority is put back).
+* ``min_reconnect_time`` is 5 s, not libtorrent's 60. After a kill -9 the peers still hold the
+  dead process's uTP connections (UDP has no kernel-level close; TCP connections are reset by the
+  kernel) until their uTP timeout, about 5 s, and refuse the restarted engine meanwhile as a
+  duplicate; with the default the engine then waited a minute before dialling again. Peers named
+  in a magnet are also re-added every ``REDIAL_SECONDS`` while a torrent has no peer at all, so a
+  run of failed dials never makes libtorrent give up on them (``max_failcount``).
 * Fast-resume files are written with the info dict (``save_info_dict``) so a magnet never needs
   its metadata again after a restart, and with ``flush_disk_cache`` so no piece is claimed that
   is not on disk; they are written atomically (tmp file, fsync, rename, fsync of the folder).
@@ -32,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import logging
 import math
 import os
@@ -47,14 +63,23 @@ import libtorrent as lt
 
 log = logging.getLogger(__name__)
 
-# Deadlines given to the pieces of a streaming read, in milliseconds: the first piece is due
-# now, each next one a little later, so libtorrent fetches them in reading order.
+# Deadlines given to the pieces wanted for streaming, in milliseconds: the first piece is due
+# now, each next one a little later, so libtorrent fetches them in the order they are wanted.
 DEADLINE_FIRST_MS = 0
 DEADLINE_STEP_MS = 40
 # How often a waiting read re-arms its deadlines (a priority change or a re-check can drop them).
 REARM_SECONDS = 1.0
+# Seconds libtorrent waits before dialling a peer again (times its fail count + 1); see above.
+MIN_RECONNECT_SECONDS = 5
+# How often the peers a magnet named are re-added to a torrent that has no peer.
+REDIAL_SECONDS = 30.0
 TOP_PRIORITY = 7
 DEFAULT_PRIORITY = 4
+# A file being streamed: ahead of the torrent's other files, yet below the pieces that have a
+# deadline (libtorrent raises those to 7). While deadlines are pending libtorrent's ordinary piece
+# picker only picks priority-7 pieces; a whole streamed file at 7 would let it queue bulk
+# (sequential) requests at the peers ahead of a seek's pieces.
+STREAM_PRIORITY = 6
 
 _STATE_NAMES = {
     lt.torrent_status.states.queued_for_checking: "checking",
@@ -75,6 +100,24 @@ _ALERT_MASK = (
 )
 
 _RESUME_FLAGS = lt.save_resume_flags_t.save_info_dict | lt.save_resume_flags_t.flush_disk_cache
+
+
+class _Claim:
+    """Pieces a read waits for, in reading order; a piece whose future is done is no longer
+    wanted. ``urgent``: a new position (a request's first bytes, a seek), served before anything
+    else; the reads that continue a response are not."""
+
+    __slots__ = ("futures", "pieces", "urgent")
+
+    def __init__(
+        self, pieces: list[int], futures: dict[int, concurrent.futures.Future[bytes]], urgent: bool
+    ) -> None:
+        self.pieces = pieces
+        self.futures = futures
+        self.urgent = urgent
+
+    def pending(self) -> list[int]:
+        return [p for p in self.pieces if not self.futures[p].done()]
 
 
 class EngineError(Exception):
@@ -200,6 +243,7 @@ class Engine:
         seed_ratio: float | None = None,
         resume_interval: float = 30.0,
         progress_interval: float = 1.0,
+        redial_interval: float = REDIAL_SECONDS,
         cache_bytes: int = 32 * 1024 * 1024,
         settings: dict[str, Any] | None = None,
     ) -> None:
@@ -209,6 +253,7 @@ class Engine:
         self.seed_ratio = seed_ratio
         self.resume_interval = resume_interval
         self.progress_interval = progress_interval
+        self.redial_interval = redial_interval
         self.cache_bytes = cache_bytes
         self.extra_settings = dict(settings or {})
 
@@ -228,6 +273,13 @@ class Engine:
         self._magnet_peers: dict[str, list[tuple[str, int]]] = {}
         self._priorities: dict[str, list[int]] = {}
         self._waiters: dict[tuple[str, int], concurrent.futures.Future[bytes]] = {}
+        # Streaming deadlines, per torrent (see _arrange): the reads' claims (urgent ones first),
+        # the prefetch stages still to come (head, then tail) and the pieces given a deadline
+        # (piece -> armed with alert_when_available).
+        self._claims: dict[str, list[_Claim]] = {}
+        self._prefetch: dict[str, list[list[int]]] = {}
+        self._prefetch_asked: dict[str, tuple[int, int, int]] = {}
+        self._armed: dict[str, dict[int, bool]] = {}
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._cache_size = 0
         self._saving: set[str] = set()
@@ -264,6 +316,7 @@ class Engine:
             "alert_mask": _ALERT_MASK,
             "alert_queue_size": 10000,
             "close_redundant_connections": False,
+            "min_reconnect_time": MIN_RECONNECT_SECONDS,
             "user_agent": f"Plank/0.1 libtorrent/{lt.__version__}",
         }
         pack.update(self.extra_settings)
@@ -324,6 +377,10 @@ class Engine:
                 if not future.done():
                     future.set_exception(EngineError("The engine stopped."))
             self._waiters.clear()
+            self._claims.clear()
+            self._prefetch.clear()
+            self._prefetch_asked.clear()
+            self._armed.clear()
             self._handles.clear()
             self._cache.clear()
             self._cache_size = 0
@@ -447,6 +504,10 @@ class Engine:
             handle = self._handles.pop(info_hash, None)
             self._magnet_peers.pop(info_hash, None)
             self._priorities.pop(info_hash, None)
+            self._claims.pop(info_hash, None)
+            self._prefetch.pop(info_hash, None)
+            self._prefetch_asked.pop(info_hash, None)
+            self._armed.pop(info_hash, None)
             self._saving.discard(info_hash)
             self._saved.notify_all()
             for key in [k for k in self._waiters if k[0] == info_hash]:
@@ -470,21 +531,42 @@ class Engine:
         head_bytes: int = 2 * 1024 * 1024,
         tail_bytes: int = 1024 * 1024,
     ) -> None:
-        """Get a file ready to play: its first and last pieces first (players look for the
-        index at both ends), then the rest in order (sequential download)."""
+        """Get a file ready to play: its first pieces, then its last ones (players look for the
+        index at both ends), then the rest in order (sequential download).
+
+        Head and tail are fetched one after the other, not side by side, and only while no read
+        waits: a read's pieces always come first."""
         handle = self._handle(info_hash)
         ti = self._torrent_info(handle)
         fs = ti.layout()
         size = fs.file_size(file_index)
-        if self.file_priorities(info_hash)[file_index] < TOP_PRIORITY:
-            self.set_file_priorities(info_hash, {file_index: TOP_PRIORITY})
+        if self.file_priorities(info_hash)[file_index] != STREAM_PRIORITY:
+            self.set_file_priorities(info_hash, {file_index: STREAM_PRIORITY})
+        handle.set_flags(lt.torrent_flags.sequential_download)
         if size == 0:
             return
+        asked = (file_index, head_bytes, tail_bytes)
         head = _pieces(ti, file_index, 0, min(size, max(head_bytes, 1)))
         tail_start = max(0, size - max(tail_bytes, 1))
         tail = [p for p in _pieces(ti, file_index, tail_start, size - tail_start) if p not in head]
-        self._arm(info_hash, handle, head + tail, read=False)
-        handle.set_flags(lt.torrent_flags.sequential_download)
+        with self._lock:
+            if self._prefetch_asked.get(info_hash) == asked:
+                return  # every request of a stream asks again; once is enough
+            self._prefetch_asked[info_hash] = asked
+            self._prefetch[info_hash] = [stage for stage in (head, tail) if stage]
+        self._arrange(info_hash)
+
+    def piece_span(self, info_hash: str, file_index: int, offset: int) -> tuple[int, int]:
+        """The piece holding byte ``offset`` of a file, as file offsets ``(start, end)``; the
+        piece may begin before the file or end after it. A streaming read costs whole pieces, so
+        a reader in a hurry reads up to ``end`` and no further."""
+        ti = self._torrent_info(self._handle(info_hash))
+        size = ti.layout().file_size(file_index)
+        if not 0 <= offset < size:
+            raise EngineError(f"offset {offset} is outside file {file_index} ({size} bytes)")
+        where = ti.map_file(file_index, offset, 1)
+        start = offset - int(where.start)
+        return start, start + ti.piece_size(int(where.piece))
 
     def have_range(self, info_hash: str, file_index: int, start: int, end: int) -> bool:
         """Whether bytes ``[start, end)`` of the file are downloaded and verified."""
@@ -503,13 +585,23 @@ class Engine:
         return all(have[p] for p in pieces)
 
     async def read(
-        self, info_hash: str, file_index: int, offset: int, length: int, timeout: float = 30.0
+        self,
+        info_hash: str,
+        file_index: int,
+        offset: int,
+        length: int,
+        timeout: float = 30.0,
+        *,
+        urgent: bool = True,
     ) -> bytes:
         """Bytes ``[offset, offset+length)`` of a file, fetched first if need be.
 
         The pieces the range needs get deadlines (in reading order) so libtorrent fetches them
         before anything else; raises ``StreamTimeout`` if they are not all here in ``timeout``
-        seconds. Reads past the end of the file are cut short.
+        seconds. Reads past the end of the file are cut short. ``urgent`` (the default) puts the
+        read ahead of every other: a new position. A reader continuing where its last read ended
+        passes ``urgent=False`` and queues behind the reads already waiting. A read that ends,
+        times out or is cancelled gives back the deadlines nobody else wants.
         """
         loop = asyncio.get_running_loop()
         until = loop.time() + timeout
@@ -518,20 +610,32 @@ class Engine:
             if loop.time() >= until:
                 raise StreamTimeout(self._timeout_message(info_hash, timeout, None))
             await asyncio.sleep(0.1)
-        spans, futures = self._prepare_read(info_hash, handle, file_index, offset, length)
-        pending = {asyncio.wrap_future(f) for f in futures.values() if not f.done()}
-        while pending:
-            left = until - loop.time()
-            if left <= 0:
-                raise StreamTimeout(self._timeout_message(info_hash, timeout, futures))
-            # asyncio.wait never cancels what it waits for: the futures are shared by readers.
-            _, pending = await asyncio.wait(pending, timeout=min(REARM_SECONDS, left))
-            if pending:
-                self._rearm(info_hash, handle, futures)
-        return _assemble(spans, futures)
+        spans, futures, claim = self._prepare_read(
+            info_hash, handle, file_index, offset, length, urgent
+        )
+        try:
+            pending = {asyncio.wrap_future(f) for f in futures.values() if not f.done()}
+            while pending:
+                left = until - loop.time()
+                if left <= 0:
+                    raise StreamTimeout(self._timeout_message(info_hash, timeout, futures))
+                # asyncio.wait never cancels what it waits for: the futures are shared by readers.
+                _, pending = await asyncio.wait(pending, timeout=min(REARM_SECONDS, left))
+                if pending:
+                    self._rearm(info_hash)
+            return _assemble(spans, futures)
+        finally:
+            self._release(info_hash, claim)
 
     def read_blocking(
-        self, info_hash: str, file_index: int, offset: int, length: int, timeout: float = 30.0
+        self,
+        info_hash: str,
+        file_index: int,
+        offset: int,
+        length: int,
+        timeout: float = 30.0,
+        *,
+        urgent: bool = True,
     ) -> bytes:
         """``read`` for synchronous callers."""
         until = time.monotonic() + timeout
@@ -540,20 +644,33 @@ class Engine:
             if time.monotonic() >= until:
                 raise StreamTimeout(self._timeout_message(info_hash, timeout, None))
             time.sleep(0.1)
-        spans, futures = self._prepare_read(info_hash, handle, file_index, offset, length)
-        pending = {f for f in futures.values() if not f.done()}
-        while pending:
-            left = until - time.monotonic()
-            if left <= 0:
-                raise StreamTimeout(self._timeout_message(info_hash, timeout, futures))
-            _, pending = concurrent.futures.wait(pending, timeout=min(REARM_SECONDS, left))
-            if pending:
-                self._rearm(info_hash, handle, futures)
-        return _assemble(spans, futures)
+        spans, futures, claim = self._prepare_read(
+            info_hash, handle, file_index, offset, length, urgent
+        )
+        try:
+            pending = {f for f in futures.values() if not f.done()}
+            while pending:
+                left = until - time.monotonic()
+                if left <= 0:
+                    raise StreamTimeout(self._timeout_message(info_hash, timeout, futures))
+                _, pending = concurrent.futures.wait(pending, timeout=min(REARM_SECONDS, left))
+                if pending:
+                    self._rearm(info_hash)
+            return _assemble(spans, futures)
+        finally:
+            self._release(info_hash, claim)
 
     def _prepare_read(
-        self, info_hash: str, handle: Any, file_index: int, offset: int, length: int
-    ) -> tuple[list[tuple[int, int, int]], dict[int, concurrent.futures.Future[bytes]]]:
+        self,
+        info_hash: str,
+        handle: Any,
+        file_index: int,
+        offset: int,
+        length: int,
+        urgent: bool,
+    ) -> tuple[
+        list[tuple[int, int, int]], dict[int, concurrent.futures.Future[bytes]], _Claim | None
+    ]:
         ti = self._torrent_info(handle)
         fs = ti.layout()
         if not 0 <= file_index < fs.num_files():
@@ -564,6 +681,7 @@ class Engine:
         spans = _spans(ti, file_index, offset, length) if length and offset >= 0 else []
         futures: dict[int, concurrent.futures.Future[bytes]] = {}
         missing: list[int] = []
+        claim = None
         with self._lock:
             for piece, _, _ in spans:
                 if piece in futures:
@@ -580,28 +698,107 @@ class Engine:
                     future = self._waiters[(info_hash, piece)] = concurrent.futures.Future()
                 futures[piece] = future
                 missing.append(piece)
-        if missing:
-            self._arm(info_hash, handle, missing)
-        return spans, futures
+            if missing:
+                # registered with the waiters, under one lock: see _on_read_piece
+                claim = _Claim(missing, futures, urgent)
+                claims = self._claims.setdefault(info_hash, [])
+                if urgent:
+                    claims.insert(0, claim)
+                else:
+                    claims.append(claim)
+        if claim is not None:
+            self._arrange(info_hash)
+        return spans, futures, claim
 
-    def _rearm(
-        self, info_hash: str, handle: Any, futures: dict[int, concurrent.futures.Future[bytes]]
-    ) -> None:
-        """Deadlines again for the pieces still missing (a priority change or a re-check can
-        drop them); an error if the torrent went away meanwhile."""
+    def _release(self, info_hash: str, claim: _Claim | None) -> None:
+        """A read is over (done, timed out or cancelled): what it alone wanted loses its
+        deadline, and whatever it kept waiting gets one."""
+        if claim is None:
+            return
+        with self._lock:
+            claims = self._claims.get(info_hash, [])
+            for i, other in enumerate(claims):
+                if other is claim:
+                    del claims[i]
+                    break
+            if not claims:
+                self._claims.pop(info_hash, None)
+        try:
+            self._arrange(info_hash)
+        except Exception:  # never mask what ended the read
+            log.exception("re-arranging the deadlines of %s", info_hash)
+
+    def _rearm(self, info_hash: str) -> None:
+        """Deadlines again for what is still wanted (a priority change or a re-check can drop
+        them); an error if the torrent went away meanwhile."""
         if info_hash not in self:
             raise EngineError("The torrent was removed.")
-        self._arm(info_hash, handle, [p for p, f in futures.items() if not f.done()])
+        self._arrange(info_hash)
 
-    def _arm(self, info_hash: str, handle: Any, pieces: list[int], *, read: bool = True) -> None:
-        """Give ``pieces`` deadlines in order; with ``read``, each one is read once it is here."""
-        flags = lt.torrent_handle.alert_when_available if read else 0
-        for order, piece in enumerate(pieces):
-            # A file picked a moment ago may not have reached the piece picker yet (priorities
-            # are applied asynchronously); a deadline on a priority-0 piece would be ignored.
-            if handle.piece_priority(piece) == 0:
-                handle.piece_priority(piece, TOP_PRIORITY)
-            handle.set_piece_deadline(piece, DEADLINE_FIRST_MS + order * DEADLINE_STEP_MS, flags)
+    def _arrange(self, info_hash: str) -> None:
+        """Give deadlines to the pieces wanted now, in the order they are wanted, and take them
+        from pieces nothing wants any more.
+
+        The order: the pieces of urgent claims (newest first) and, while any of those waits,
+        nothing else; otherwise every claim's pieces (oldest first), then the current prefetch
+        stage. The first piece is due now, the next ones ``DEADLINE_STEP_MS`` apart; all are
+        set again each time, so the order holds whatever was set before. Stale deadlines are
+        reset first, so that when only the new pieces remain libtorrent cancels the bulk
+        requests queued at the peers rather than serving them first.
+        """
+        with self._lock:
+            handle = self._handles.get(info_hash)  # never an alert's handle: another object
+            if handle is None:
+                return
+            claims = self._claims.get(info_hash, [])
+            urgent = [c for c in claims if c.urgent and c.pending()]
+            wanted: dict[int, bool] = {}  # piece -> a read waits for its bytes
+            for claim in urgent or claims:
+                for piece in claim.pending():
+                    wanted[piece] = True
+            if not urgent:
+                stages = self._prefetch.get(info_hash)
+                while stages:
+                    left = [p for p in stages[0] if not handle.have_piece(p)]
+                    if left:
+                        stages[0] = left
+                        for piece in left:
+                            wanted.setdefault(piece, False)
+                        break
+                    stages.pop(0)
+            armed = self._armed.get(info_hash, {})
+            stale = [p for p in armed if p not in wanted]
+            if stale:
+                ti = handle.torrent_file()
+                levels = self.file_priorities(info_hash)
+                for piece in stale:
+                    handle.reset_piece_deadline(piece)
+                    if ti is not None:  # the reset left it at priority 1
+                        handle.piece_priority(piece, _piece_level(ti, piece, levels))
+            for rank, (piece, read) in enumerate(wanted.items()):
+                # A file picked a moment ago may not have reached the piece picker yet (priorities
+                # are applied asynchronously); a deadline on a priority-0 piece would be ignored.
+                if handle.piece_priority(piece) == 0:
+                    handle.piece_priority(piece, TOP_PRIORITY)
+                flags = lt.torrent_handle.alert_when_available if read else 0
+                handle.set_piece_deadline(piece, DEADLINE_FIRST_MS + rank * DEADLINE_STEP_MS, flags)
+            if wanted:
+                self._armed[info_hash] = wanted
+            else:
+                self._armed.pop(info_hash, None)
+
+    def _piece_done(self, info_hash: str, piece: int) -> None:
+        """A piece arrived: once every prefetch piece armed is here, arm the next stage."""
+        with self._lock:
+            armed = self._armed.get(info_hash)
+            if not armed or piece not in armed:
+                return
+            del armed[piece]
+            if armed or not self._prefetch.get(info_hash):
+                return
+            if any(c.urgent and c.pending() for c in self._claims.get(info_hash, [])):
+                return  # the urgent read re-arranges when it ends
+        self._arrange(info_hash)
 
     def _timeout_message(
         self,
@@ -628,6 +825,7 @@ class Engine:
     def _run(self) -> None:
         next_progress = time.monotonic()
         next_resume = time.monotonic() + self.resume_interval
+        next_redial = time.monotonic() + self.redial_interval
         while not self._stopping.is_set():
             session = self._session
             if session is None:
@@ -646,6 +844,9 @@ class Engine:
                         handles = list(self._handles.items())
                     for key, handle in handles:
                         self._save_resume(key, handle, only_if_needed=True)
+                if now >= next_redial:
+                    next_redial = now + self.redial_interval
+                    self._redial_lonely()
             except Exception:  # the alert loop must survive anything one alert does
                 log.exception("engine alert loop")
 
@@ -653,7 +854,9 @@ class Engine:
         if isinstance(alert, lt.read_piece_alert):
             self._on_read_piece(alert)
         elif isinstance(alert, lt.piece_finished_alert):
-            self._fire(self.on_piece, key_of(alert.handle.info_hashes()), int(alert.piece_index))
+            key = key_of(alert.handle.info_hashes())
+            self._piece_done(key, int(alert.piece_index))
+            self._fire(self.on_piece, key, int(alert.piece_index))
         elif isinstance(alert, lt.state_update_alert):
             for st in alert.status:
                 status = _status(st)
@@ -684,6 +887,21 @@ class Engine:
         elif isinstance(alert, lt.fastresume_rejected_alert):
             log.warning("engine: %s", alert.message())
 
+    def _redial_lonely(self) -> None:
+        """Re-add the magnet's peers to each running torrent that has no peer and still wants
+        something. libtorrent stops dialling a peer after ``max_failcount`` failed attempts; a
+        peer coming from a source again earns another try."""
+        with self._lock:
+            torrents = [(h, list(self._magnet_peers.get(k, ()))) for k, h in self._handles.items()]
+        for handle, peers in torrents:
+            if not peers:
+                continue
+            st = handle.status()
+            if st.num_peers or st.is_finished or st.flags & lt.torrent_flags.paused:
+                continue
+            for peer in peers:
+                handle.connect_peer(peer)
+
     def _fire(self, hooks: list[Hook], *args: Any) -> None:
         for hook in list(hooks):
             try:
@@ -693,9 +911,20 @@ class Engine:
 
     def _on_read_piece(self, alert: Any) -> None:
         key = (key_of(alert.handle.info_hashes()), int(alert.piece))
+        error = alert.error.value()
+        if error == errno.ECANCELED:
+            # Our own reset_piece_deadline: the piece was no longer wanted. A read that wants it
+            # again by now keeps its waiter and gets the deadline back; else forget the waiter.
+            with self._lock:
+                wanted = any(key[1] in c.pending() for c in self._claims.get(key[0], []))
+                if not wanted:
+                    self._waiters.pop(key, None)
+            if wanted:
+                self._arrange(key[0])
+            return
         with self._lock:
             future = self._waiters.pop(key, None)
-            if alert.error.value():
+            if error:
                 if future is not None and not future.done():
                     future.set_exception(EngineError(alert.message()))
                 return
@@ -814,6 +1043,16 @@ def _spans(ti: Any, file_index: int, offset: int, length: int) -> list[tuple[int
 
 def _pieces(ti: Any, file_index: int, offset: int, length: int) -> list[int]:
     return [piece for piece, _, _ in _spans(ti, file_index, offset, length)]
+
+
+def _piece_level(ti: Any, piece: int, file_priorities: list[int]) -> int:
+    """The priority a piece has from its files (the highest of the files it holds bytes of)."""
+    level = 0
+    for part in ti.map_block(piece, 0, ti.piece_size(piece)):
+        index = int(part.file_index)
+        if index < len(file_priorities):
+            level = max(level, int(file_priorities[index]))
+    return level
 
 
 def _assemble(

@@ -150,14 +150,14 @@ def seeder() -> Iterator[Callable[..., tuple[Seeder, str]]]:
 
 def offline_engine(resume_dir: Path, **options: Any) -> Engine:
     options.setdefault("resume_interval", 1.0)
-    return Engine(
-        listen="127.0.0.1:0", resume_dir=resume_dir, dht=False, lsd=False, upnp=False, **options
-    )
+    options.setdefault("listen", "127.0.0.1:0")
+    return Engine(resume_dir=resume_dir, dht=False, lsd=False, upnp=False, **options)
 
 
 @pytest.fixture
 def make_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
-    """``make_engine(resume_dir=None, **options)``: a started offline Engine, stopped at teardown."""
+    """``make_engine(resume_dir=None, **options)``: a started offline Engine, stopped at teardown
+    (``listen="127.0.0.1:<port>"`` for a fixed port)."""
     started: list[Engine] = []
 
     def make(resume_dir: Path | None = None, **options: Any) -> Engine:

@@ -1,9 +1,10 @@
 """A throw-away engine process for the resume tests (run as a script; the test kills it -9).
 
-    python tests/torrents/engine_worker.py MAGNET SAVE_PATH RESUME_DIR
+    python tests/torrents/engine_worker.py MAGNET SAVE_PATH RESUME_DIR [LISTEN]
 
-Starts an offline ``Engine`` (127.0.0.1, no DHT/LSD/UPnP) saving resume data every 0.3 s, adds
-the magnet and prints one JSON line of status every 0.1 s until it is killed.
+Starts an offline ``Engine`` (LISTEN, 127.0.0.1:0 by default; no DHT/LSD/UPnP) saving resume
+data every 0.3 s, adds the magnet and prints one JSON line of status every 0.1 s until it is
+killed.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from torrents.engine import Engine  # noqa: E402
 
 
-def main(magnet: str, save_path: str, resume_dir: str) -> None:
+def main(magnet: str, save_path: str, resume_dir: str, listen: str = "127.0.0.1:0") -> None:
     engine = Engine(
-        listen="127.0.0.1:0",
+        listen=listen,
         resume_dir=resume_dir,
         dht=False,
         lsd=False,
@@ -36,4 +37,4 @@ def main(magnet: str, save_path: str, resume_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

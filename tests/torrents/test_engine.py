@@ -5,10 +5,18 @@ import threading
 import time
 from pathlib import Path
 
+import libtorrent as lt
 import pytest
 
-from tests.torrents.conftest import random_bytes, sha1, wait_for
-from torrents.engine import EngineError, StreamTimeout, TorrentFile, magnet_info_hash
+from tests.live.live_server import free_port
+from tests.torrents.conftest import SEEDER, random_bytes, sha1, wait_for
+from torrents.engine import (
+    STREAM_PRIORITY,
+    EngineError,
+    StreamTimeout,
+    TorrentFile,
+    magnet_info_hash,
+)
 
 MiB = 1024 * 1024
 
@@ -87,6 +95,31 @@ def test_peers_come_only_from_the_magnet(make_torrent, seeder, make_engine, tmp_
     assert engine.status(without_peer).peers == 0
 
 
+@pytest.mark.slow
+def test_a_peer_the_magnet_named_is_dialled_again_after_being_down_a_while(
+    make_torrent, make_engine, tmp_path: Path
+) -> None:
+    """libtorrent stops dialling a peer after ``max_failcount`` failed attempts (within ~30 s at
+    a 5 s ``min_reconnect_time``); the engine re-adds a lonely torrent's magnet peers, so a seeder
+    that comes back later is still found."""
+    torrent = make_torrent({"Late/late.mkv": random_bytes(MiB)})
+    port = free_port()
+    engine = make_engine(redial_interval=2.0)
+    info_hash = engine.add_magnet(torrent.magnet(port), tmp_path / "dl")
+    time.sleep(32)  # nobody listens there yet: every dial fails
+    assert engine.files(info_hash) is None
+    late = lt.session({**SEEDER, "listen_interfaces": f"127.0.0.1:{port}"})
+    atp = lt.add_torrent_params()
+    atp.ti = torrent.info
+    atp.save_path = str(torrent.root)
+    atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+    late.add_torrent(atp)
+    try:
+        wait_for(lambda: engine.files(info_hash), 20, "metadata from the seeder that came back")
+    finally:
+        late.pause()
+
+
 def test_held_files_download_nothing_until_chosen(
     make_torrent, seeder, engine, tmp_path: Path
 ) -> None:
@@ -143,6 +176,42 @@ def test_read_near_the_end_while_rate_limited(make_torrent, seeder, engine, tmp_
     )
 
 
+def test_a_seek_takes_the_deadlines_of_an_abandoned_read(
+    make_torrent, seeder, engine, tmp_path: Path
+) -> None:
+    """A player that seeks drops its old request: the read it was waiting on is cancelled, its
+    pieces lose their deadlines (and get their file's priority back), and the new read is served
+    first."""
+    data = random_bytes(4 * MiB)
+    torrent = make_torrent({"Movie/movie.mkv": data}, piece_size=16 * 1024)
+    _, magnet = seeder(torrent, upload_limit=100_000)  # 40 s for the whole file
+    info_hash = engine.add_magnet(magnet, tmp_path / "dl")
+    wait_for(lambda: engine.files(info_hash), 15, "metadata")
+    handle = engine._handle(info_hash)
+    middle = 2 * MiB
+
+    async def seek() -> tuple[bytes, float]:
+        old = asyncio.ensure_future(engine.read(info_hash, 0, middle, 256 * 1024, timeout=30))
+        await asyncio.sleep(0.3)
+        assert set(engine._armed[info_hash]) >= {middle // torrent.piece_size}
+        old.cancel()  # the player went elsewhere
+        with pytest.raises(asyncio.CancelledError):
+            await old
+        started = time.monotonic()
+        got = await engine.read(info_hash, 0, len(data) - 50_000, 40_000, timeout=15)
+        return got, time.monotonic() - started
+
+    got, seconds = asyncio.run(seek())
+    assert got == data[-50_000:-10_000]
+    abandoned = range(middle // torrent.piece_size, (middle + 256 * 1024) // torrent.piece_size)
+    assert not set(abandoned) & set(engine._armed.get(info_hash, {}))
+    missing = [p for p in abandoned if not handle.have_piece(p)]
+    assert missing, "the abandoned range must still be missing for this to mean anything"
+    assert {handle.piece_priority(p) for p in missing} == {engine.file_priorities(info_hash)[0]}
+    assert seconds < 5
+    print(f"\nseek after an abandoned read: {seconds * 1000:.0f} ms")
+
+
 def test_prioritise_for_streaming_fetches_both_ends_first(
     make_torrent, seeder, engine, tmp_path: Path
 ) -> None:
@@ -162,7 +231,8 @@ def test_prioritise_for_streaming_fetches_both_ends_first(
         "head and tail",
     )
     assert engine.status(info_hash).progress < 0.5
-    assert engine.file_priorities(info_hash)[0] == 7
+    # ahead of other files, below the pieces with deadlines (libtorrent puts those at 7)
+    assert engine.file_priorities(info_hash)[0] == STREAM_PRIORITY
 
 
 def test_read_times_out_with_a_clear_message(make_torrent, seeder, engine, tmp_path: Path) -> None:

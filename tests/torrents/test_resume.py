@@ -15,10 +15,12 @@ from typing import Any
 import libtorrent as lt
 import pytest
 
+from tests.live.live_server import free_port
 from tests.torrents.conftest import random_bytes, sha1, wait_for
 
 MiB = 1024 * 1024
 WORKER = Path(__file__).with_name("engine_worker.py")
+UTP_SOCKET = 0x20000  # lt.peer_info.utp_socket, which the Python bindings leave out
 
 
 def saved_pieces(resume_file: Path, info: Any) -> tuple[int, int]:
@@ -112,6 +114,55 @@ def test_kill_9_then_resume_without_fetching_verified_pieces_again(
         f"within {checked_after:.2f}s; re-fetched {refetched} of {len(data)} bytes "
         f"({refetched / len(data):.0%}; missing were {len(data) - saved})"
     )
+
+
+def test_kill_9_then_restart_on_the_same_port_gets_bytes_within_seconds(
+    make_torrent, seeder, make_engine, tmp_path: Path
+) -> None:
+    """A restarted engine listens where the dead one did (a fixed port, as ``serve`` runs). The
+    seeder still holds the dead process's uTP connection (UDP has no kernel-level close, unlike
+    TCP) until its uTP timeout, and turns the new one away as a duplicate meanwhile; libtorrent
+    then waited its default ``min_reconnect_time`` (60 s) before dialling again."""
+    data = random_bytes(4 * MiB)
+    torrent = make_torrent({"Movie/movie.mkv": data}, piece_size=32 * 1024)
+    seed, magnet = seeder(torrent, upload_limit=200_000)  # ~20 s: still sending when killed
+    resume_dir, save_path = tmp_path / "resume", tmp_path / "dl"
+    listen = f"127.0.0.1:{free_port()}"
+
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER), magnet, str(save_path), str(resume_dir), listen],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        until = time.monotonic() + 60
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            if json.loads(line)["total_payload_download"] >= 0.2 * len(data):
+                break
+            assert time.monotonic() < until, "the worker got no bytes in time"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    seeder_side = seed.handles[torrent.info_hash].get_peer_info()
+    transports = ["uTP" if p.flags & UTP_SOCKET else "TCP" for p in seeder_side]
+
+    restarted = time.monotonic()
+    engine = make_engine(resume_dir=resume_dir, listen=listen)
+    assert engine.listen_port == int(listen.rsplit(":", 1)[1])
+    assert torrent.info_hash in engine
+    wait_for(
+        lambda: engine.status(torrent.info_hash).total_payload_download > 0,
+        30,
+        f"bytes after the restart (the seeder held {transports or 'no'} connection(s))",
+    )
+    took = time.monotonic() - restarted
+    assert took < 10, f"bytes came {took:.1f}s after the restart ({transports})"
+    print(f"\nafter kill -9 (the seeder held {transports}), bytes again after {took:.1f}s")
 
 
 def test_clean_stop_and_restart_in_process(
