@@ -686,3 +686,41 @@ def test_unwritten_looking_disk_reads_go_to_the_engine() -> None:
     assert streaming.looks_unwritten(bytes(1024) + b"x" * 5000)
     assert streaming.looks_unwritten(b"x" * 5000 + bytes(1024))
     assert not streaming.looks_unwritten(os.urandom(1 << 20).replace(b"\0", b"\1"))
+
+
+class PiecedEngine:
+    """Just enough engine for `EngineReader.chunk_length`: 512 KiB pieces, the file starting
+    100 KiB into its first piece (as in a torrent with a file before it)."""
+
+    PIECE = 512 * 1024
+    SHIFT = 100 * 1024
+
+    def piece_span(self, info_hash: str, file_index: int, offset: int) -> tuple[int, int]:
+        start = (offset + self.SHIFT) // self.PIECE * self.PIECE - self.SHIFT
+        return start, start + self.PIECE
+
+
+def test_engine_reader_chunks_end_on_piece_boundaries() -> None:
+    located = streaming.Located(
+        file_id=1,
+        name="movie.mkv",
+        size=64 * MIB,
+        path=None,
+        downloading=True,
+        download_path=None,
+        info_hash="ab" * 20,
+        torrent_index=0,
+    )
+    reader = streaming.EngineReader(PiecedEngine(), located)
+    piece, shift = PiecedEngine.PIECE, PiecedEngine.SHIFT
+    # the first chunk: the rest of the piece holding the first byte, no more
+    assert reader.chunk_length(0, 64 * MIB, first=True) == piece - shift
+    assert reader.chunk_length(piece - shift - 10, 64 * MIB, first=True) == 10
+    assert reader.chunk_length(5 * MIB, 100, first=True) == 100
+    # later ones: up to CHUNK_SIZE, cut where a piece ends
+    assert reader.chunk_length(piece - shift, 64 * MIB) == streaming.CHUNK_SIZE
+    assert reader.chunk_length(piece - shift + 1000, 64 * MIB) == 2 * piece - 1000
+    assert reader.chunk_length(piece - shift + 1000, 5000) == 5000  # the end of the response
+    # an engine that can't say where pieces end: plain chunks
+    plain = streaming.EngineReader(object(), located)
+    assert plain.chunk_length(12345, 64 * MIB, first=True) == streaming.CHUNK_SIZE
