@@ -637,28 +637,10 @@ class Engine:
         *,
         urgent: bool = True,
     ) -> bytes:
-        """``read`` for synchronous callers."""
-        until = time.monotonic() + timeout
-        handle = self._handle(info_hash)
-        while handle.torrent_file() is None:
-            if time.monotonic() >= until:
-                raise StreamTimeout(self._timeout_message(info_hash, timeout, None))
-            time.sleep(0.1)
-        spans, futures, claim = self._prepare_read(
-            info_hash, handle, file_index, offset, length, urgent
+        """``read`` for synchronous callers (not from a running event loop)."""
+        return asyncio.run(
+            self.read(info_hash, file_index, offset, length, timeout, urgent=urgent)
         )
-        try:
-            pending = {f for f in futures.values() if not f.done()}
-            while pending:
-                left = until - time.monotonic()
-                if left <= 0:
-                    raise StreamTimeout(self._timeout_message(info_hash, timeout, futures))
-                _, pending = concurrent.futures.wait(pending, timeout=min(REARM_SECONDS, left))
-                if pending:
-                    self._rearm(info_hash)
-            return _assemble(spans, futures)
-        finally:
-            self._release(info_hash, claim)
 
     def _prepare_read(
         self,
