@@ -263,19 +263,13 @@ def season(request: HttpRequest, tmdb_id: int, number: int) -> HttpResponse:
     url = reverse("browse:season", args=[tmdb_id, number])
     try:
         fetched = discover.season(tmdb_id, number)
-    except NotConfigured as exc:
-        if request.htmx:
-            return _episodes_failed(request, exc.message, url)
-        return _setup(request, exc.message)
-    except TMDBNotFound as exc:
-        if request.htmx:
-            return _episodes_failed(request, exc.message, url)
-        return _not_found(request, exc.message)
-    except (TMDBError, ValueError) as exc:
+    except (NotConfigured, TMDBError, ValueError) as exc:
         message = getattr(exc, "message", "That is not a season.")
-        if request.htmx:
+        if request.htmx:  # the episode list of an opened season: the message and a Retry
             return _episodes_failed(request, message, url)
-        if isinstance(exc, ValueError):
+        if isinstance(exc, NotConfigured):
+            return _setup(request, message)
+        if isinstance(exc, (TMDBNotFound, ValueError)):
             return _not_found(request, message)
         return _failure(request, exc, request.get_full_path())
     context = {
