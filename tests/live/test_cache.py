@@ -1,4 +1,4 @@
-"""The per-key cache on a real local-memory backend, with real threads and event loops.
+"""The per-key cache on a real local-memory backend, with real threads.
 
 Each test gets its own LocMemCache location (so its own data) and its own LiveCache (so its own
 flights and counters). The clock the cache decides staleness by is injected, so stale/expire
@@ -7,8 +7,6 @@ transitions are exact; the cases about real expiry and real waiting use the real
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import threading
 import time
 import uuid
@@ -21,7 +19,7 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
 from plank.live import cache as live_cache
-from plank.live.cache import LiveCache, Result, is_transient, to_upstream_error
+from plank.live.cache import LiveCache, Result
 from plank.live.errors import UpstreamError
 
 KEY = ("tmdb", "trending", "movie", 1)
@@ -358,29 +356,6 @@ def test_other_exceptions_are_wrapped_and_classified(live: LiveCache) -> None:
     assert broken.calls == 1 and not raised.value.transient
 
 
-def test_transient_classification() -> None:
-    def http_error(status: int, retry_after: str = "") -> requests.HTTPError:
-        response = requests.Response()
-        response.status_code = status
-        if retry_after:
-            response.headers["Retry-After"] = retry_after
-        return requests.HTTPError(response=response)
-
-    assert is_transient(requests.Timeout())
-    assert is_transient(requests.ConnectionError())
-    assert is_transient(TimeoutError())
-    assert is_transient(ConnectionResetError())
-    assert is_transient(OSError(errno.ECONNREFUSED, "refused"))
-    assert not is_transient(OSError(errno.ENOENT, "no such file"))
-    assert not is_transient(requests.exceptions.SSLError())
-    assert not is_transient(ValueError())
-    assert is_transient(http_error(503)) and is_transient(http_error(429))
-    assert not is_transient(http_error(404))
-    err = to_upstream_error(http_error(429, "7"))
-    assert (err.status, err.retry_after, err.transient) == (429, 7.0, True)
-    assert "429" in err.message
-
-
 def test_stale_value_is_served_flagged_when_the_refresh_fails(
     live: LiveCache, clock: Clock
 ) -> None:
@@ -655,124 +630,6 @@ def test_counters_per_top_level_and_two_part_prefix(live: LiveCache, clock: Cloc
     assert (stats["media/7"]["errors"], stats["media/7"]["negative_hits"]) == (1, 1)
     live.stats.reset()
     assert live.stats.snapshot() == {}
-
-
-# --- async ---------------------------------------------------------------------------------------
-
-
-async def test_fifty_gathered_afetch_calls_make_one_upstream_call(live: LiveCache) -> None:
-    calls = 0
-
-    async def fetcher() -> dict[str, int]:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.1)
-        return {"page": 1}
-
-    results = await asyncio.gather(
-        *(live.afetch(KEY, fetcher, stale=10, expire=100) for _ in range(50))
-    )
-    assert calls == 1
-    assert all(r.value == {"page": 1} for r in results)
-    c = counts(live)
-    assert (c["misses"], c["joined_waits"]) == (50, 49)
-    assert (await live.afetch(KEY, fetcher, stale=10, expire=100)).value == {"page": 1}
-    assert calls == 1
-
-
-async def test_afetch_with_a_blocking_fetcher_does_not_block_the_loop(live: LiveCache) -> None:
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    upstream = Upstream("slow value", delay=0.3)
-    results = await asyncio.gather(
-        *(live.afetch(KEY, upstream, stale=10, expire=100) for _ in range(10))
-    )
-    task.cancel()
-    assert upstream.calls == 1
-    assert {r.value for r in results} == {"slow value"}
-    assert ticks >= 10  # the loop kept running while the upstream blocked a thread
-
-
-async def test_afetch_errors_retries_and_negative_cache(live: LiveCache) -> None:
-    attempts = 0
-
-    async def flaky() -> str:
-        nonlocal attempts
-        attempts += 1
-        if attempts < 3:
-            raise unavailable()
-        return "third time"
-
-    assert (await live.afetch(KEY, flaky, stale=10, expire=100)).value == "third time"
-    assert attempts == 3
-
-    missing = Upstream(NotFound())
-    results = await asyncio.gather(
-        *(live.afetch(("tmdb", "x"), missing, stale=10, expire=100) for _ in range(5)),
-        return_exceptions=True,
-    )
-    assert all(isinstance(r, NotFound) for r in results)
-    with pytest.raises(NotFound):
-        await live.afetch(("tmdb", "x"), missing, stale=10, expire=100)
-    assert missing.calls == 1
-
-
-async def test_a_cancelled_afetch_does_not_cancel_the_others(live: LiveCache) -> None:
-    upstream = Upstream("value", delay=0.2)
-    first = asyncio.create_task(live.afetch(KEY, upstream, stale=10, expire=100))
-    second = asyncio.create_task(live.afetch(KEY, upstream, stale=10, expire=100))
-    await asyncio.sleep(0.05)
-    first.cancel()
-    assert (await second).value == "value"
-    with pytest.raises(asyncio.CancelledError):
-        await first
-    assert upstream.calls == 1
-
-
-async def test_async_set_get_invalidate(live: LiveCache) -> None:
-    await live.aset(KEY, "v", stale=10, expire=100)
-    assert (await live.aget(KEY)).value == "v"  # type: ignore[union-attr]
-    await live.ainvalidate(("tmdb",))
-    assert (await live.aget(KEY)).stale  # type: ignore[union-attr]
-    await live.adelete(KEY)
-    assert await live.aget(KEY) is None
-
-
-def test_sync_and_async_callers_share_one_fetch(live: LiveCache) -> None:
-    gate = threading.Event()
-    upstream = Upstream("shared", gate=gate)
-    sync_result: list[Result] = []
-    t = threading.Thread(
-        target=lambda: sync_result.append(live.fetch(KEY, upstream, stale=10, expire=100))
-    )
-    t.start()
-    assert upstream.started.wait(5)
-
-    async def joiners() -> list[Result]:
-        threading.Timer(0.1, gate.set).start()
-        return await asyncio.gather(
-            *(live.afetch(KEY, upstream, stale=10, expire=100) for _ in range(10))
-        )
-
-    results = asyncio.run(joiners())
-    t.join(5)
-    assert upstream.calls == 1
-    assert {r.value for r in results + sync_result} == {"shared"}
-
-
-def test_sync_fetch_accepts_an_async_fetcher(live: LiveCache) -> None:
-    async def fetcher() -> str:
-        await asyncio.sleep(0.01)
-        return "from a coroutine"
-
-    assert live.fetch(KEY, fetcher, stale=10, expire=100).value == "from a coroutine"
 
 
 # --- across processes (two LiveCache objects on one backend, told it is shared) -------------------

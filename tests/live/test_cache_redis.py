@@ -8,7 +8,6 @@ PLANK_REDIS_URL / PLANK_CACHE_PREFIX, so they and this process share one cache.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -163,21 +162,6 @@ def test_a_hundred_threads_on_a_cold_key_make_one_upstream_call(live: LiveCache)
     assert len(results) == 100 and all(r.value == ["x"] for r in results)
 
 
-async def test_fifty_gathered_afetch_calls_make_one_upstream_call(live: LiveCache) -> None:
-    calls = 0
-
-    async def fetcher() -> str:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.1)
-        return "async value"
-
-    results = await asyncio.gather(
-        *(live.afetch(KEY, fetcher, stale=10, expire=100) for _ in range(50))
-    )
-    assert calls == 1 and {r.value for r in results} == {"async value"}
-
-
 def test_two_caches_on_one_redis_share_a_fetch_and_its_failure(backend: RedisCache) -> None:
     a = LiveCache(backend, backoff_base=0.001)
     b = LiveCache(backend, backoff_base=0.001)
@@ -266,6 +250,6 @@ def test_an_unreachable_backend_degrades_to_calling_the_upstream(caplog: Any) ->
     assert live.fetch(KEY, upstream, stale=10, expire=100).value == "served without a cache"
     assert upstream.calls == 2
     warnings = [
-        r for r in caplog.records if r.name == "plank.live.cache" and r.levelname == "WARNING"
+        r for r in caplog.records if r.name == "plank.live.store" and r.levelname == "WARNING"
     ]
     assert len(warnings) == 1  # an outage is logged, not flooded
