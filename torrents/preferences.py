@@ -1,8 +1,10 @@
-"""The engine's run-time settings: read from the household's preferences, applied live.
+"""The engine's settings: built from Django settings and the household's preferences, applied live.
 
-The settings page saves ``Preferences`` and emits ``("preferences",)``. Every process's relay
-turns that into a local invalidation, and the hook here re-applies DHT, local peer discovery,
-port mapping and the seeding policy to this process's engine, if it runs one.
+``engine_from_preferences()`` is the one place an ``Engine`` is configured from the project (the
+engine itself knows no Django). The settings page saves ``Preferences`` and emits
+``("preferences",)``; every process's relay turns that into a local invalidation, and the hook
+here re-applies DHT, local peer discovery, port mapping and the seeding policy to this process's
+engine, if it runs one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from plank.live.keys import Key, is_prefix
+from plank.models import get_preferences
+from torrents import engine as engine_module
+from torrents.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +26,13 @@ log = logging.getLogger(__name__)
 def engine_options() -> dict[str, Any]:
     """Engine constructor options from the preferences (the environment when the DB can't say)."""
     try:
-        from plank.models import get_preferences
-
         prefs = get_preferences()
-        return {"dht": prefs.dht, "lsd": prefs.lsd, "upnp": prefs.port_mapping, "seed_ratio": prefs.seed_ratio}
+        return {
+            "dht": prefs.dht,
+            "lsd": prefs.lsd,
+            "upnp": prefs.port_mapping,
+            "seed_ratio": prefs.seed_ratio,
+        }
     except DatabaseError:  # no tables yet (before migrate)
         return {
             "dht": settings.PLANK_TORRENT_DHT,
@@ -34,10 +42,21 @@ def engine_options() -> dict[str, Any]:
         }
 
 
+def engine_from_preferences(**overrides: Any) -> Engine:
+    """An engine configured from the settings (``PLANK_TORRENT_LISTEN``, ``RESUME_DIR``,
+    ``PLANK_TORRENT_RESUME_SECONDS``) and the preferences; ``overrides`` win."""
+    options: dict[str, Any] = {
+        "listen": settings.PLANK_TORRENT_LISTEN,
+        "resume_dir": settings.RESUME_DIR,
+        "resume_interval": settings.PLANK_TORRENT_RESUME_SECONDS,
+        **engine_options(),
+    }
+    options.update(overrides)
+    return Engine(**options)
+
+
 def metadata_timeout_setting() -> float:
     try:
-        from plank.models import get_preferences
-
         return float(get_preferences().metadata_timeout)
     except DatabaseError:
         return float(settings.PLANK_METADATA_TIMEOUT)
@@ -45,8 +64,6 @@ def metadata_timeout_setting() -> float:
 
 def apply_to_current_engine() -> bool:
     """Re-read the preferences and apply them to this process's engine. True if one runs."""
-    from torrents import engine as engine_module
-
     engine = engine_module.current()
     if engine is None:
         return False

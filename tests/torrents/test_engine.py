@@ -1,22 +1,30 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import libtorrent as lt
 import pytest
 
+from media.downloading import PieceReader
 from tests.live.live_server import free_port
 from tests.torrents.conftest import SEEDER, random_bytes, sha1, wait_for
 from torrents.engine import (
     STREAM_PRIORITY,
+    Engine,
     EngineError,
     StreamTimeout,
     TorrentFile,
     magnet_info_hash,
 )
+from torrents.pieces import PieceCache
 
 MiB = 1024 * 1024
 
@@ -165,9 +173,9 @@ def test_read_near_the_end_while_rate_limited(make_torrent, seeder, engine, tmp_
     assert engine.have_range(info_hash, 0, offset, offset + length)
     assert not engine.have_range(info_hash, 0, 0, len(data))
 
-    # the last bytes of the file (a read past the end is cut short), from a synchronous caller
+    # the last bytes of the file (a read past the end is cut short)
     started = time.monotonic()
-    tail = engine.read_blocking(info_hash, 0, len(data) - 1000, 5000, timeout=15)
+    tail = asyncio.run(engine.read(info_hash, 0, len(data) - 1000, 5000, timeout=15))
     tail_seconds = time.monotonic() - started
     assert tail == data[-1000:]
     print(
@@ -187,13 +195,13 @@ def test_a_seek_takes_the_deadlines_of_an_abandoned_read(
     _, magnet = seeder(torrent, upload_limit=100_000)  # 40 s for the whole file
     info_hash = engine.add_magnet(magnet, tmp_path / "dl")
     wait_for(lambda: engine.files(info_hash), 15, "metadata")
-    handle = engine._handle(info_hash)
+    handle = engine._session.handle(info_hash)
     middle = 2 * MiB
 
     async def seek() -> tuple[bytes, float]:
         old = asyncio.ensure_future(engine.read(info_hash, 0, middle, 256 * 1024, timeout=30))
         await asyncio.sleep(0.3)
-        assert set(engine._armed[info_hash]) >= {middle // torrent.piece_size}
+        assert set(engine._streaming._armed[info_hash]) >= {middle // torrent.piece_size}
         old.cancel()  # the player went elsewhere
         with pytest.raises(asyncio.CancelledError):
             await old
@@ -204,7 +212,7 @@ def test_a_seek_takes_the_deadlines_of_an_abandoned_read(
     got, seconds = asyncio.run(seek())
     assert got == data[-50_000:-10_000]
     abandoned = range(middle // torrent.piece_size, (middle + 256 * 1024) // torrent.piece_size)
-    assert not set(abandoned) & set(engine._armed.get(info_hash, {}))
+    assert not set(abandoned) & set(engine._streaming._armed.get(info_hash, {}))
     missing = [p for p in abandoned if not handle.have_piece(p)]
     assert missing, "the abandoned range must still be missing for this to mean anything"
     assert {handle.piece_priority(p) for p in missing} == {engine.file_priorities(info_hash)[0]}
@@ -289,3 +297,64 @@ def test_seed_ratio_keeps_seeding(make_torrent, seeder, make_engine, tmp_path: P
 def test_bad_magnet_is_refused(engine, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Not a usable magnet link"):
         engine.add_magnet("magnet:?dn=no-hash", tmp_path)
+
+
+def test_the_engine_is_the_librarys_piece_reader() -> None:
+    """``media.downloading.PieceReader`` is all the library knows of the engine: ``Engine`` has
+    each of its methods, with the same parameters (it may add keyword-only ones with defaults),
+    and ``read`` is a coroutine function there too."""
+
+    @runtime_checkable
+    class Reader(PieceReader, Protocol):
+        pass
+
+    engine = Engine(resume_dir="unused", dht=False, lsd=False, upnp=False)
+    assert isinstance(engine, Reader)
+    members = ["__contains__", "have_range", "piece_span", "read", "prioritise_for_streaming"]
+    for name in members:
+        wanted, given = getattr(PieceReader, name), getattr(Engine, name)
+        assert inspect.iscoroutinefunction(given) == inspect.iscoroutinefunction(wanted), name
+        ours = inspect.signature(given).parameters
+        for param in inspect.signature(wanted).parameters.values():
+            assert param.name in ours, f"{name} has no parameter {param.name}"
+            assert ours[param.name].kind == param.kind, f"{name}({param.name})"
+            assert ours[param.name].default == param.default, f"{name}({param.name}=)"
+        extra = [p for p in ours.values() if p.name not in inspect.signature(wanted).parameters]
+        assert all(p.kind is p.KEYWORD_ONLY and p.default is not p.empty for p in extra), name
+
+
+def test_a_stream_timeout_is_a_timeout_error() -> None:
+    """What the library catches (``TimeoutError``) and what the app catches (``EngineError``)."""
+    assert issubclass(StreamTimeout, TimeoutError) and issubclass(StreamTimeout, EngineError)
+    error = StreamTimeout("Timed out after 1s waiting for 2 of 3 piece(s) of X")
+    assert str(error) == "Timed out after 1s waiting for 2 of 3 piece(s) of X"
+
+
+def test_the_engine_needs_no_django() -> None:
+    """``torrents.engine`` and its parts import nothing of Django or of the project's apps (run
+    in a fresh interpreter: this one has Django loaded already)."""
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys, torrents.engine\n"
+        "banned = ('django', 'media', 'browse', 'plank')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in banned))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_piece_cache_keeps_the_latest_pieces_within_its_budget() -> None:
+    cache = PieceCache(max_bytes=10)
+    cache.put(("a", 0), b"1234")
+    cache.put(("a", 1), b"5678")
+    assert cache.get(("a", 0)) == b"1234"  # now the most recently used
+    cache.put(("b", 0), b"90ab")  # over budget: the least recently used goes
+    assert cache.get(("a", 1)) is None
+    assert cache.get(("a", 0)) == b"1234" and cache.get(("b", 0)) == b"90ab"
+    cache.put(("c", 0), b"x" * 11)  # bigger than the whole cache: not kept
+    assert cache.get(("c", 0)) is None
+    cache.drop("a")
+    assert cache.get(("a", 0)) is None and cache.get(("b", 0)) == b"90ab"

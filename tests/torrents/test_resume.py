@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,37 @@ def saved_pieces(resume_file: Path, info: Any) -> tuple[int, int]:
     params = lt.read_resume_data(resume_file.read_bytes())
     have = [i for i, has in enumerate(params.have_pieces) if has]
     return len(have), sum(info.piece_size(i) for i in have)
+
+
+def kill_9_worker(
+    args: list[str],
+    done: Callable[[dict[str, Any]], bool],
+    late: Callable[[dict[str, Any]], str],
+    timeout: float = 60,
+) -> subprocess.Popen[str]:
+    """Run engine_worker.py with ``args`` and kill -9 it at the first of its reports (a JSON
+    line each) that is ``done``; ``late(report)`` says what failed when none is, in time."""
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        until = time.monotonic() + timeout
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            report = json.loads(line)
+            if done(report):
+                break
+            assert time.monotonic() < until, late(report)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    return worker
 
 
 def test_resume_file_is_written_at_once_and_carries_the_metadata(
@@ -58,30 +90,15 @@ def test_kill_9_then_resume_without_fetching_verified_pieces_again(
     resume_dir, save_path = tmp_path / "resume", tmp_path / "dl"
     resume_file = resume_dir / f"{torrent.info_hash}.fastresume"
 
-    worker = subprocess.Popen(
-        [sys.executable, str(WORKER), magnet, str(save_path), str(resume_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    worker = kill_9_worker(
+        [magnet, str(save_path), str(resume_dir)],
+        done=lambda report: (
+            resume_file.exists() and saved_pieces(resume_file, torrent.info)[1] >= 0.3 * len(data)
+        ),
+        late=lambda report: (
+            f"the worker got to {report['progress']:.0%} without saving 30% in time"
+        ),
     )
-    try:
-        until = time.monotonic() + 60
-        assert worker.stdout is not None
-        for line in worker.stdout:
-            progress = json.loads(line)["progress"]
-            if resume_file.exists() and saved_pieces(resume_file, torrent.info)[1] >= 0.3 * len(
-                data
-            ):
-                break
-            assert time.monotonic() < until, (
-                f"the worker got to {progress:.0%} without saving 30% in time"
-            )
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     assert worker.returncode == -signal.SIGKILL
     pieces, saved = saved_pieces(resume_file, torrent.info)
     assert 0.3 * len(data) <= saved < 0.95 * len(data), f"saved {saved} of {len(data)} bytes"
@@ -129,25 +146,11 @@ def test_kill_9_then_restart_on_the_same_port_gets_bytes_within_seconds(
     resume_dir, save_path = tmp_path / "resume", tmp_path / "dl"
     listen = f"127.0.0.1:{free_port()}"
 
-    worker = subprocess.Popen(
-        [sys.executable, str(WORKER), magnet, str(save_path), str(resume_dir), listen],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    kill_9_worker(
+        [magnet, str(save_path), str(resume_dir), listen],
+        done=lambda report: report["total_payload_download"] >= 0.2 * len(data),
+        late=lambda report: "the worker got no bytes in time",
     )
-    try:
-        until = time.monotonic() + 60
-        assert worker.stdout is not None
-        for line in worker.stdout:
-            if json.loads(line)["total_payload_download"] >= 0.2 * len(data):
-                break
-            assert time.monotonic() < until, "the worker got no bytes in time"
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     seeder_side = seed.handles[torrent.info_hash].get_peer_info()
     transports = ["uTP" if p.flags & UTP_SOCKET else "TCP" for p in seeder_side]
 
