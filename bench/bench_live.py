@@ -116,6 +116,8 @@ def bench_same_process(counts: list[int]) -> list[dict[str, Any]]:
     os.environ["PLANK_DATA_DIR"] = data_dir
     os.environ.setdefault("PLANK_LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "plank.settings")
+    # Imported here: the environment above must be set before Django is, and the cross-process
+    # runs must not set Django up in this process at all.
     import django
 
     django.setup()
@@ -127,7 +129,7 @@ def bench_same_process(counts: list[int]) -> list[dict[str, Any]]:
     from django.test import Client
 
     from plank.asgi import application
-    from plank.live import relay
+    from plank.live import hub
     from plank.live.events import emit
 
     call_command("migrate", "--noinput", verbosity=0)
@@ -209,7 +211,7 @@ def bench_same_process(counts: list[int]) -> list[dict[str, Any]]:
             if callable(closer):
                 closer()
         await asyncio.gather(*readers, return_exceptions=True)
-        for r in relay.relays():
+        for r in hub.relays():
             if r.loop is loop:
                 await r.stop()
         return samples
@@ -340,6 +342,7 @@ class LeanSocket(asyncio.Protocol):
 
 
 async def cross_process(kind: str, env: dict[str, str], counts: list[int]) -> list[dict[str, Any]]:
+    # (tests.live.live_server and the clients below are imported only by the runs that use them.)
     from tests.live.live_server import create_user, running
 
     create_user(env, "bench")

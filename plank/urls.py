@@ -14,8 +14,11 @@ urlpatterns = [
     path("settings/", views.preferences, name="preferences"),
     path("setup/", views.first_run, name="setup"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("live/", include("plank.live.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,22 +1,8 @@
-"""Change events: announce what went stale (``emit``) and push small values (``push``).
+"""Change events, the live layer's public API: ``emit`` what went stale, ``push`` small values.
 
-``emit(*prefixes)`` names the key prefixes a change made stale. It writes one outbox row in the
-caller's transaction, so a change that rolls back is never announced and a committed one always
-is. After the commit it drops this process's per-key cache entries under those prefixes and wakes
-this process's relay, which sends ``{"type": "invalidate", "seq", "keys"}`` to the sockets; the
-relays of other processes find the row by LISTEN/NOTIFY (PostgreSQL) or a short poll (SQLite).
-
-``push(key, data)`` sends ``{"type": "set", "key", "data"}`` to every open page (or one user's),
-through the channel layer: with Redis it reaches the sockets of every process, with the in-memory
-layer those of this process. It is not stored and not replayed; the caller throttles it.
-
-Order: on SQLite writes are serialised, so ``seq`` order is commit order. On PostgreSQL a
-sequence hands out numbers at insert time, not commit time, so two transactions could commit out
-of order and a reader that saw ``seq`` 11 could miss a 10 that committed later. ``emit`` takes a
-transaction-level advisory lock before it inserts, so emitting transactions commit in ``seq``
-order and "every row after N" is always complete. The price: from its ``emit`` to its commit a
-transaction holds that lock, and other emitters wait. Emit at the end of a change (after its
-writes), as the signal helper in ``plank.live.signals`` naturally does.
+``emit`` writes one outbox row per transaction (and per addressee) with the caller's change, and
+after the commit drops this process's cached data under the row's keys and wakes its relays;
+``push`` sends a value that is not stored. How the pieces fit: docs/live-layer.md.
 """
 
 from __future__ import annotations
@@ -25,22 +11,16 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Max
-from django.utils import timezone
+from django.db.backends.base.base import BaseDatabaseWrapper
 
+from plank.live import cache, hub, outbox
 from plank.live.keys import Key, check_key, to_json
+from plank.live.outbox import JsonKey
 
 log = logging.getLogger(__name__)
-
-NOTIFY_CHANNEL = "plank_live"
-# pg_advisory_xact_lock key that orders emits (any fixed 64-bit number; "plnklive" in ASCII).
-PG_LOCK_KEY = 0x706C6E6B6C697665
 
 BROADCAST_GROUP = "live"
 
@@ -57,8 +37,10 @@ def emit(*prefixes: Key, user_id: int | None = None, using: str = DEFAULT_DB_ALI
     """Announce that everything under ``prefixes`` went stale, with the caller's transaction.
 
     Inside ``transaction.atomic`` the announcement commits (and is sent) with the change or not
-    at all; outside one (autocommit) it is written and sent at once. Returns the row's ``seq``
-    (None when no prefix was given). Raises :class:`ValueError` for a malformed key.
+    at all, and every ``emit`` of the transaction for the same ``user_id`` adds its prefixes to
+    one row (each prefix once, in order). Outside one (autocommit) each call writes its row and
+    sends it at once. Returns the row's ``seq`` (None when no prefix was given). Raises
+    :class:`ValueError` for a malformed key.
     """
     keys = _normalise(prefixes)
     if not keys:
@@ -66,27 +48,19 @@ def emit(*prefixes: Key, user_id: int | None = None, using: str = DEFAULT_DB_ALI
     if user_id is not None:
         user_id = int(user_id)
     connection = connections[using]
-    from plank.live.models import Outbox
-
-    # savepoint=False: inside the caller's transaction this adds nothing; outside one it makes
-    # lock + insert + notify one transaction of their own.
-    with transaction.atomic(using=using, savepoint=False):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PG_LOCK_KEY])
-        row = Outbox.objects.using(using).create(keys=keys, user_id=user_id)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # Delivered at commit, dropped on rollback; the payload is only a hint.
-                cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(row.seq)])
-        transaction.on_commit(
-            partial(_committed, row.seq, keys, event_id(row.seq, row.created_at)), using=using
-        )
+    if connection.in_atomic_block:
+        seq = _add_to_pending(connection, keys, user_id, using)
+        if seq is not None:
+            return seq
+    row = outbox.insert(keys, user_id, using=using)
+    announcement = _Announcement(row.seq, outbox.event_id(row.seq, row.created_at), user_id, keys)
+    # Under autocommit the row has committed already, and on_commit runs the callable at once.
+    transaction.on_commit(_Pending(announcement, keys), using=using)
     return row.seq
 
 
-def _normalise(prefixes: Iterable[Key]) -> list[list[str | int]]:
-    keys: list[list[str | int]] = []
+def _normalise(prefixes: Iterable[Key]) -> list[JsonKey]:
+    keys: list[JsonKey] = []
     for prefix in prefixes:
         key = to_json(check_key(prefix))
         if key not in keys:
@@ -94,34 +68,90 @@ def _normalise(prefixes: Iterable[Key]) -> list[list[str | int]]:
     return keys
 
 
-def _committed(seq: int, keys: list[list[str | int]], event: str) -> None:
-    """After the commit, in the emitting thread: own caches first, then wake the relay."""
+class _Announcement:
+    """The one row a transaction wrote for one addressee (``user_id``; None: everyone)."""
+
+    def __init__(self, seq: int, event: str, user_id: int | None, keys: list[JsonKey]) -> None:
+        self.seq = seq
+        self.event = event
+        self.user_id = user_id
+        # Every key any savepoint level gave the row: the keys of the committed row, and those
+        # of savepoints that rolled back (after the commit we cannot tell which levels did; for
+        # those few keys this process's cache is dropped in vain, the sockets never see them).
+        self.every_key = list(keys)
+        self.done = False
+
+
+class _Pending:
+    """The ``on_commit`` callable of an announcement, holding the row's keys at its level.
+
+    Registered when the row is inserted, and again (with the merged keys) by an ``emit`` inside
+    a savepoint that started after it, so that Django drops it with that savepoint if it rolls
+    back, together with the UPDATE it made. At the commit the first surviving one does the work.
+    """
+
+    def __init__(self, announcement: _Announcement, keys: list[JsonKey]) -> None:
+        self.announcement = announcement
+        self.keys = keys
+
+    def __call__(self) -> None:
+        announcement = self.announcement
+        if announcement.done:
+            return
+        announcement.done = True
+        _committed(announcement.seq, announcement.every_key, announcement.event)
+
+
+def _add_to_pending(
+    connection: BaseDatabaseWrapper, keys: list[JsonKey], user_id: int | None, using: str
+) -> int | None:
+    """Add ``keys`` to the row this transaction already wrote for ``user_id``; its seq.
+
+    None when there is no such row (then the caller inserts one). ``connection.run_on_commit``
+    is a plain attribute of Django's connection, not documented API: the list of ``(savepoint
+    ids, callable, robust)`` waiting for the commit. Django itself drops the entries of a
+    savepoint or transaction that rolls back, so a ``_Pending`` found there belongs to a row
+    that is still part of this transaction.
+    """
+    found = None
+    for sids, func, _robust in reversed(connection.run_on_commit):
+        if isinstance(func, _Pending) and func.announcement.user_id == user_id:
+            found = sids, func
+            break
+    if found is None:
+        return None
+    sids, pending = found
+    announcement = pending.announcement
+    new = [key for key in keys if key not in pending.keys]
+    if not new:
+        return announcement.seq
+    merged = pending.keys + new
+    if not outbox.set_keys(announcement.seq, merged, using=using):
+        return None  # the row went (deleted by hand in this transaction): write a new one
+    announcement.every_key += [key for key in new if key not in announcement.every_key]
+    active = {sid for sid in connection.savepoint_ids if sid is not None}
+    if active <= sids:
+        # No savepoint started since ``pending`` was registered: whatever rolls this UPDATE
+        # back drops ``pending`` too.
+        pending.keys = merged
+    else:
+        transaction.on_commit(_Pending(announcement, merged), using=using)
+    return announcement.seq
+
+
+def _committed(seq: int, keys: list[JsonKey], event: str) -> None:
+    """After the commit, in the emitting thread: own caches first, then wake the relays."""
     _mark_emitted_here(seq)
     invalidate_key_cache(keys, event)
-    from plank.live import relay
-
-    relay.wake_all()
+    hub.wake_all()
 
 
-def event_id(seq: int, created_at: datetime) -> str:
-    """An outbox row's identity for the per-key cache: its seq *and* its creation time.
-
-    The seq alone is not enough: a restored or recreated database hands out the same numbers
-    again, and a shared cache that remembered them would skip those invalidations.
-    """
-    return f"{seq}@{int(created_at.timestamp() * 1_000_000)}"
-
-
-def invalidate_key_cache(keys: Iterable[list[str | int]], event: str) -> None:
+def invalidate_key_cache(keys: Iterable[JsonKey], event: str) -> None:
     """Make every per-key cache entry under ``keys`` stale (this process's, or the shared one).
 
-    ``event`` (see :func:`event_id`): a shared cache bumps its counters once however many
-    processes relay the row, while the cache's ``on_invalidate`` hooks run in each of them.
+    ``event`` (see :func:`plank.live.outbox.event_id`): a shared cache bumps its counters once
+    however many processes relay the row, while the cache's ``on_invalidate`` hooks run in each.
     """
-    try:
-        from plank.live import cache
-    except ImportError:  # the per-key cache is optional for the events
-        return
     for key in keys:
         try:
             cache.invalidate(tuple(key), event_id=event)
@@ -160,61 +190,11 @@ def push(key: Key, data: dict[str, Any], *, user_id: int | None = None) -> None:
     """
     frame = {"type": "set", "key": to_json(check_key(key)), "data": data}
     group = BROADCAST_GROUP if user_id is None else user_group(user_id)
-    from plank.live import relay
-
-    relay.group_send(group, {"type": "live.set", "frame": frame})
+    hub.group_send(group, {"type": "live.set", "frame": frame})
 
 
 def close_user_sockets(sender: Any = None, user: Any = None, **kwargs: Any) -> None:
     """On logout, end that user's open sockets (their pages show "offline" and stop retrying)."""
     if user is None or user.pk is None:
         return
-    from plank.live import relay
-
-    relay.group_send(user_group(user.pk), {"type": "live.logout"})
-
-
-# --- the outbox: reading and pruning ---------------------------------------------------------
-
-
-def current_seq(using: str = DEFAULT_DB_ALIAS) -> int:
-    """The newest ``seq`` in the outbox (0 when it is empty)."""
-    from plank.live.models import Outbox
-
-    return Outbox.objects.using(using).aggregate(m=Max("seq"))["m"] or 0
-
-
-def retention() -> tuple[timedelta, int]:
-    """How long rows are kept, and how many at least/most: see :func:`prune`."""
-    minutes = float(getattr(settings, "PLANK_LIVE_RETAIN_MINUTES", 60))
-    rows = int(getattr(settings, "PLANK_LIVE_RETAIN_ROWS", 10_000))
-    return timedelta(minutes=minutes), max(rows, 1)
-
-
-def prune(
-    *, max_age: timedelta | None = None, max_rows: int | None = None, using: str = DEFAULT_DB_ALIAS
-) -> int:
-    """Delete outbox rows older than ``max_age`` and all but the newest ``max_rows``.
-
-    Always deletes a prefix in ``seq`` order (so a client's replay either finds every row after
-    its ``since`` or is told to resync) and always keeps the newest row, so the current ``seq``
-    survives a quiet hour. Returns how many rows went.
-    """
-    from plank.live.models import Outbox
-
-    default_age, default_rows = retention()
-    max_age = default_age if max_age is None else max_age
-    max_rows = default_rows if max_rows is None else max(int(max_rows), 1)
-    rows = Outbox.objects.using(using)
-    newest = rows.aggregate(m=Max("seq"))["m"]
-    if newest is None:
-        return 0
-    by_count = newest - max_rows  # seq numbers only grow, so this keeps at most max_rows
-    by_age = rows.filter(created_at__lt=timezone.now() - max_age).aggregate(m=Max("seq"))["m"] or 0
-    cutoff = min(max(by_count, by_age), newest - 1)
-    if cutoff <= 0:
-        return 0
-    deleted, _ = rows.filter(seq__lte=cutoff).delete()
-    if deleted:
-        log.info("pruned %d outbox rows (seq <= %d)", deleted, cutoff)
-    return deleted
+    hub.group_send(user_group(user.pk), {"type": "live.logout"})

@@ -10,8 +10,9 @@ class Outbox(models.Model):
     """An announcement that everything under ``keys`` went stale.
 
     ``seq`` is the sequence clients see on the wire. It only grows, and rows become visible in
-    ``seq`` order (see :func:`plank.live.events.emit`), so "every row after N" is a complete
+    ``seq`` order (see :func:`plank.live.outbox.insert`), so "every row after N" is a complete
     answer for a client that saw N. ``user_id`` addresses the row to one user's sockets only.
+    Read and written only through :mod:`plank.live.outbox`.
     """
 
     seq = models.BigAutoField(primary_key=True)

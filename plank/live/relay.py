@@ -1,26 +1,8 @@
-"""The relay: one per server process, on the ASGI server's event loop.
+"""The relay: one per server process and event loop, it hands new outbox rows to the sockets.
 
-It follows the outbox and hands every new row to this process's sockets, in ``seq`` order:
-
-- at once for rows this process emitted (``emit`` wakes it from ``transaction.on_commit``);
-- on PostgreSQL, by ``LISTEN plank_live`` on a dedicated async psycopg connection (``emit``
-  notifies in its transaction), with a slow fallback poll in case that connection is down;
-- on SQLite, by a short poll (``PLANK_RELAY_POLL_SECONDS``, 0.1 s): one indexed
-  ``seq > last`` query that returns nothing almost always.
-
-For a row another process emitted it first drops this process's caches (the per-key cache under
-the row's keys; with a local-memory cache also django-cachalot's tables, all of them, because a
-key names what went stale, not which tables changed), then sends the frame.
-
-Invalidations go to the sockets of *this* process directly, not through the channel layer: every
-process's relay sees every row, so sending through a shared layer would hand each socket one copy
-per process. ``push`` (values that are not stored, so only the layer can carry them across
-processes) does use the layer; see :func:`group_send`.
-
-The in-memory channel layer and the sockets belong to one event loop, so the relay runs on it:
-``manage.py serve`` starts it on daphne's loop (the ``relay`` process part), and the socket's
-``connect`` starts one lazily for its own loop (test communicators, other ASGI servers). Database
-work happens in the relay's own thread (a one-thread executor with its own connection).
+Woken by ``emit`` after a commit in this process, by ``LISTEN`` on PostgreSQL, or by a short
+poll on SQLite; for rows of other processes it first drops this process's caches. It runs on the
+loop of the sockets (daphne's under ``serve``). The whole story: docs/live-layer.md.
 """
 
 from __future__ import annotations
@@ -32,22 +14,24 @@ import random
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar, cast
 
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+import psycopg
+from cachalot.api import invalidate as cachalot_invalidate
+from channels.layers import get_channel_layer
+from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
-from plank.live import events
+from plank.live import events, hub, outbox
+from plank.live.outbox import JsonKey, Row
+from plank.system import Check
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-BATCH = 500  # rows per outbox read
 FANOUT_SLICE = 100  # sockets per step of a fan-out before the loop gets a turn
 
 
@@ -56,33 +40,15 @@ class Socket(Protocol):
 
     user_id: int | None
 
-    async def live_invalidate(self, seq: int, text: str) -> None: ...
+    async def deliver(self, seq: int, keys: list[JsonKey], text: str) -> None: ...
 
 
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
+def invalidate_text(seq: int, keys: list[JsonKey]) -> str:
+    """The ``invalidate`` frame of one outbox row, as sent (encoded once for every socket)."""
+    return json.dumps({"type": "invalidate", "seq": seq, "keys": keys}, separators=(",", ":"))
 
 
-def cache_is_shared() -> bool:
-    return bool(getattr(settings, "CACHE_IS_SHARED", False))
-
-
-def layer_is_shared(layer: Any) -> bool:
-    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
-
-
-# --- reading the outbox (in the relay's thread) ----------------------------------------------
-
-Row = tuple[int, list[list[str | int]], int | None, datetime]
-
-
-def fetch_rows(after: int, limit: int = BATCH) -> list[Row]:
-    """``(seq, keys, user_id, created_at)`` of the rows after ``after``, oldest first."""
-    from plank.live.models import Outbox
-
-    rows = Outbox.objects.filter(seq__gt=after).order_by("seq")
-    return list(rows.values_list("seq", "keys", "user_id", "created_at")[:limit])
-
+# --- in the relay's thread -------------------------------------------------------------------
 
 _cachalot_tables: list[str] | None = None
 
@@ -91,9 +57,7 @@ def _all_cachalot_tables() -> list[str]:
     """Every table of an installed model (no introspection query), less the uncachable ones."""
     global _cachalot_tables
     if _cachalot_tables is None:
-        from django.apps import apps
-
-        skip = set(getattr(settings, "CACHALOT_UNCACHABLE_TABLES", ()))
+        skip = set(settings.CACHALOT_UNCACHABLE_TABLES)
         tables = {m._meta.db_table for m in apps.get_models(include_auto_created=True)}
         _cachalot_tables = sorted(tables - skip)
     return _cachalot_tables
@@ -102,34 +66,28 @@ def _all_cachalot_tables() -> list[str]:
 def drop_cachalot() -> None:
     """Invalidate every table in this process's django-cachalot cache.
 
-    cachalot caches query results per table and invalidates a table when *this* process writes
-    it; a write by another process never reaches a local-memory cache. An outbox row names
-    keys, not tables, and one change may touch tables its keys do not hint at, so every table
-    goes: a few dozen cache writes, done only for rows from other processes.
+    A row names keys, not tables, and one change may touch tables its keys do not hint at, so
+    every table goes: a few dozen cache writes, done only for rows of other processes.
     """
-    if "cachalot" not in settings.INSTALLED_APPS or not getattr(settings, "CACHALOT_ENABLED", True):
+    if not settings.CACHALOT_ENABLED:
         return
-    from cachalot.api import invalidate
-
     tables = _all_cachalot_tables()
     if tables:
-        invalidate(*tables)
+        cachalot_invalidate(*tables)
 
 
 def read_new_rows(after: int) -> list[Row]:
     """The rows after ``after``, with this process's caches dropped for other processes' rows.
 
-    For a row another process emitted: the per-key cache under its keys (with the row's seq as
-    event id, so a shared cache bumps once for all processes while the cache's in-process hooks
-    run in each), and, when the cache is local memory, every cachalot table. The emitting
-    process did the same after its commit. Caches go before frames, so a page that refetches on
-    the frame gets fresh data.
+    For such a row: the per-key cache under its keys, and, when the cache is local memory,
+    every cachalot table (the emitting process did the same after its commit). Caches go before
+    frames, so a page that refetches on the frame gets fresh data.
     """
-    rows = fetch_rows(after)
-    foreign = [row for row in rows if not events.emitted_here(row[0])]
-    for seq, keys, _, created_at in foreign:
-        events.invalidate_key_cache(keys, events.event_id(seq, created_at))
-    if foreign and not cache_is_shared():
+    rows = outbox.rows_after(after)
+    foreign = [row for row in rows if not events.emitted_here(row.seq)]
+    for row in foreign:
+        events.invalidate_key_cache(row.keys, outbox.event_id(row.seq, row.created_at))
+    if foreign and not settings.CACHE_IS_SHARED:
         drop_cachalot()
     return rows
 
@@ -232,7 +190,7 @@ class Relay:
             return_exceptions=True,
         )
         self._shutdown_threads()
-        _forget(self)
+        hub.forget(self)
 
     def close_now(self) -> None:
         """Stop from outside the loop, once it has stopped running (process shutdown)."""
@@ -243,7 +201,7 @@ class Relay:
             except RuntimeError:  # already shut down
                 pass
         self._shutdown_threads()
-        _forget(self)
+        hub.forget(self)
 
     def _shutdown_threads(self) -> None:
         self._db.shutdown(wait=False, cancel_futures=False)
@@ -256,8 +214,8 @@ class Relay:
 
     def _poll_seconds(self) -> float:
         if self.vendor == "postgresql" and self.listening:
-            return _setting("PLANK_LIVE_PG_POLL_SECONDS", 2.0)
-        return max(_setting("PLANK_RELAY_POLL_SECONDS", 0.1), 0.01)
+            return float(settings.PLANK_LIVE_PG_POLL_SECONDS)
+        return max(float(settings.PLANK_RELAY_POLL_SECONDS), 0.01)
 
     async def _run(self) -> None:
         await self._start_position()
@@ -291,7 +249,7 @@ class Relay:
         failures = 0
         while True:
             try:
-                self.last_seq = await self._in_thread(events.current_seq)
+                self.last_seq = await self._in_thread(outbox.current_seq)
                 break
             except asyncio.CancelledError:
                 raise
@@ -307,20 +265,20 @@ class Relay:
     async def _catch_up(self) -> None:
         while True:
             rows = await self._in_thread(read_new_rows, self.last_seq)
-            for seq, keys, user_id, _ in rows:
-                await self._deliver(seq, keys, user_id)
-                self.last_seq = seq
-            if len(rows) < BATCH:
+            for row in rows:
+                await self._deliver(row)
+                self.last_seq = row.seq
+            if len(rows) < outbox.BATCH:
                 return
 
-    async def _deliver(self, seq: int, keys: list[list[str | int]], user_id: int | None) -> None:
-        text = json.dumps({"type": "invalidate", "seq": seq, "keys": keys}, separators=(",", ":"))
-        targets = self._sockets if user_id is None else self._by_user.get(user_id, set())
+    async def _deliver(self, row: Row) -> None:
+        text = invalidate_text(row.seq, row.keys)
+        targets = self._sockets if row.user_id is None else self._by_user.get(row.user_id, set())
         for n, socket in enumerate(list(targets), 1):
             try:
-                await socket.live_invalidate(seq, text)
+                await socket.deliver(row.seq, row.keys, text)
             except Exception:  # one broken socket must not hold up the others
-                log.debug("dropping a socket that failed a send", exc_info=True)
+                log.warning("dropping a socket that failed a delivery", exc_info=True)
                 self.discard(socket)
             if n % FANOUT_SLICE == 0:
                 await asyncio.sleep(0)  # let the server write what is queued so far
@@ -328,15 +286,13 @@ class Relay:
 
     async def _listen(self) -> None:
         """Wake on ``NOTIFY plank_live``; reconnect with backoff; catch up after each connect."""
-        import psycopg
-
         delay = 1.0
         while True:
             try:
                 params = await self._in_thread(_listen_params)
                 conn = await psycopg.AsyncConnection.connect(autocommit=True, **params)
                 async with conn:
-                    await conn.execute(f"LISTEN {events.NOTIFY_CHANNEL}")
+                    await conn.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
                     self.listening = True
                     delay = 1.0
                     self._wake.set()  # rows committed while we were not listening
@@ -355,8 +311,8 @@ class Relay:
 
     async def _maintain(self) -> None:
         """Now and then: prune the outbox; on SQLite, checkpoint the write-ahead log."""
-        prune_every = _setting("PLANK_LIVE_PRUNE_SECONDS", 60.0)
-        checkpoint_every = _setting("PLANK_LIVE_CHECKPOINT_SECONDS", 300.0)
+        prune_every = float(settings.PLANK_LIVE_PRUNE_SECONDS)
+        checkpoint_every = float(settings.PLANK_LIVE_CHECKPOINT_SECONDS)
         loop = self.loop
         # Spread processes apart so they do not all prune at the same moment.
         next_prune = loop.time() + prune_every * random.uniform(0.2, 1.0)
@@ -366,7 +322,7 @@ class Relay:
             now = loop.time()
             jobs: list[Callable[[], object]] = [close_old_connections]
             if now >= next_prune:
-                jobs.append(events.prune)
+                jobs.append(outbox.prune)
                 next_prune = now + prune_every * random.uniform(0.8, 1.2)
             if now >= next_checkpoint and self.vendor == "sqlite":
                 jobs.append(checkpoint_sqlite)
@@ -386,84 +342,19 @@ class Relay:
 
 # --- the relays of this process ------------------------------------------------------------
 
-_relays: dict[asyncio.AbstractEventLoop, Relay] = {}
-_relays_lock = threading.Lock()
-
-
-def _forget(relay: Relay) -> None:
-    with _relays_lock:
-        if _relays.get(relay.loop) is relay:
-            del _relays[relay.loop]
-
-
-def relays() -> list[Relay]:
-    with _relays_lock:
-        return [r for r in _relays.values() if not r.stopped]
-
 
 def relay_for_loop(loop: asyncio.AbstractEventLoop | None = None) -> Relay:
     """The relay of ``loop`` (the running one by default), started if need be.
 
     Idempotent: one relay per loop. Call it from the loop's thread.
     """
-    loop = loop or asyncio.get_running_loop()
-    stale: list[Relay] = []
-    with _relays_lock:
-        for other_loop, other in list(_relays.items()):
-            if other_loop.is_closed():
-                stale.append(other)
-                del _relays[other_loop]
-        relay = _relays.get(loop)
-        if relay is None or relay.stopped:
-            relay = Relay(loop)
-            _relays[loop] = relay
-            relay.start()
-    for old in stale:
-        old.close_now()
+    return hub.ensure(loop or asyncio.get_running_loop(), _start)
+
+
+def _start(loop: asyncio.AbstractEventLoop) -> Relay:
+    relay = Relay(loop)
+    relay.start()
     return relay
-
-
-def wake_all() -> None:
-    """Wake every relay of this process (thread-safe; ``emit`` calls it after each commit)."""
-    for relay in relays():
-        relay.wake()
-
-
-def _report(future: Future[Any] | asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("live push failed", exc_info=future.exception())
-
-
-_pending: set[asyncio.Task[Any]] = set()
-
-
-def group_send(group: str, message: dict[str, Any]) -> None:
-    """Send a channel-layer message from any thread or coroutine, without waiting for it.
-
-    The in-memory layer belongs to the relay's loop, so from other threads the send is handed to
-    that loop; with no relay in this process there is no socket it could reach. A shared layer
-    is used from the relay's loop when there is one, else directly (management commands).
-    """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    current = [r for r in relays() if r.loop.is_running()]
-    if running is not None and (layer_is_shared(layer) or any(r.loop is running for r in current)):
-        task = running.create_task(layer.group_send(group, message))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
-        task.add_done_callback(_report)
-        return
-    if current:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), current[0].loop)
-        future.add_done_callback(_report)
-        return
-    if layer_is_shared(layer) and running is None:
-        async_to_sync(layer.group_send)(group, message)
 
 
 # --- the process part ----------------------------------------------------------------------
@@ -503,8 +394,7 @@ class RelayPart:
         loop = self.loop
         if loop is None:
             return
-        with _relays_lock:
-            relay = _relays.get(loop)
+        relay = cast(Relay | None, hub.get(loop))
         if relay is not None:
             if loop.is_running():
                 try:
@@ -521,18 +411,16 @@ class RelayPart:
             self._thread = None
 
 
-def health() -> Any:
+def health() -> Check:
     """The relay's line on /system/."""
-    from plank.system import Check
-
-    running = relays()
+    running = cast(list[Relay], hub.relays())
     layer = get_channel_layer()
     details = [
-        ("channel layer", "shared (Redis)" if layer_is_shared(layer) else "in-process"),
-        ("cache", "shared (Redis)" if cache_is_shared() else "local memory"),
+        ("channel layer", "shared (Redis)" if hub.layer_is_shared(layer) else "in-process"),
+        ("cache", "shared (Redis)" if settings.CACHE_IS_SHARED else "local memory"),
     ]
     if not running:
-        serving = "web" in getattr(settings, "PLANK_ROLES", frozenset())
+        serving = "web" in settings.PLANK_ROLES
         return Check(
             name="Live events",
             ok=not serving,

@@ -25,8 +25,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from plank.live.events import current_seq
 from plank.live.keys import Key, check_key, from_path, to_path
+from plank.live.outbox import current_seq
 
 register = template.Library()
 

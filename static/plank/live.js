@@ -13,7 +13,10 @@
 //   element. Heartbeat: a ping every 15 s; no frame within 10 s after it means the connection is
 //   dead: close it and reconnect. Coming back to the tab or back online reconnects at once.
 // - #live-badge shows data-state="live" / "reconnecting" / "offline".
-// - Close code 4401 means "not logged in": no more retries until the page is reloaded.
+// - Close codes: 4401 means "not logged in": no more retries until the page is reloaded.
+//   4003 (a binary frame) and 4009 (a frame over 4 KB) mean this page sent what the server
+//   refuses, 4500 that the server could not read its outbox: reconnect with backoff, as for
+//   any other close (the server never sends 1003/1009/1011).
 //
 // window.plankLive exposes the state for tests and the console.
 (function () {
@@ -25,6 +28,8 @@
   var PING_EVERY = 15000;
   var PONG_WITHIN = 10000;
   var COALESCE_MS = 30;
+  var CLOSE_LOGGED_OUT = 4401;
+  var CLOSE_REFUSED = { 4003: "unsupported data", 4009: "frame too big" };
 
   var live = {
     state: "connecting", // connecting | live | reconnecting | offline
@@ -98,12 +103,15 @@
       if (live.socket !== ws) return; // an old socket we gave up on
       live.socket = null;
       stopHeartbeat();
-      if (event.code === 4401) {
+      if (event.code === CLOSE_LOGGED_OUT) {
         live.loggedOut = true;
         setState("offline", "logged out");
         return;
       }
-      scheduleReconnect();
+      if (CLOSE_REFUSED[event.code] && window.console) {
+        console.warn("plank live: the server closed the socket: " + CLOSE_REFUSED[event.code]);
+      }
+      scheduleReconnect(); // 4500 (server error), network loss, restarts
     };
     ws.onerror = function () {
       // a close event follows

@@ -12,12 +12,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
 from plank.asgi import application
-from plank.live import relay as relays
+from plank.live import hub
+from tests.factories import make_user
 
 ORIGIN = b"http://127.0.0.1"
 
@@ -30,9 +30,7 @@ class Person:
 
 
 def _person(username: str) -> Person:
-    user = get_user_model().objects.create_user(
-        username, f"{username}@example.com", "a good long password"
-    )
+    user = make_user("member", username=username)
     client = Client()
     client.force_login(user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -140,7 +138,7 @@ async def stop_relays() -> None:
     """Stop this loop's relay and close the sync thread's connection (PostgreSQL then lets the
     test database go at the end of the session)."""
     loop = asyncio.get_running_loop()
-    for relay in relays.relays():
+    for relay in hub.relays():
         if relay.loop is loop:
             await relay.stop()
     await sync_to_async(close_old_and_current)()

@@ -228,6 +228,7 @@ def running(env: dict[str, str], **kwargs: Any) -> Iterator[Server]:
 
 
 def _control_loop() -> None:
+    # Imported here: this runs in the server process, once main() has set Django up.
     from django.db import close_old_connections
 
     from plank.live.events import emit, push
@@ -255,6 +256,7 @@ def _control_loop() -> None:
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "plank.settings")
+    # Imported here: the tests import this module without setting Django up a second time.
     import django
 
     django.setup()

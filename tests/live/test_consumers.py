@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from plank.asgi import application
+from plank.live import hub, outbox
 from plank.live import relay as relays
-from plank.live.consumers import parse_since
-from plank.live.events import emit, prune, push
+from plank.live.consumers import parse_frame, parse_since
+from plank.live.events import close_user_sockets, emit, push
 from plank.live.models import Outbox
+from plank.live.outbox import prune
 
-from .conftest import Connect, Person, Socket
+from .conftest import ORIGIN, Connect, Person, Socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_cleanup")]
 
@@ -281,6 +286,9 @@ async def test_ping_pong(connect: Connect, alice: Person) -> None:
         '{"no": "type"}',
         " ",
         '{"type": 1}',
+        '{"type": ["ping"]}',
+        "[" * 2000 + "]" * 2000,  # deeper than json.loads can recurse
+        '{"a":' * 600 + "1" + "}" * 600,
     ],
 )
 async def test_junk_text_is_ignored(connect: Connect, alice: Person, junk: str) -> None:
@@ -291,10 +299,10 @@ async def test_junk_text_is_ignored(connect: Connect, alice: Person, junk: str) 
     assert await socket.ping(), "the socket stays open and answers"
 
 
-async def test_a_frame_over_4kb_closes_1009(two_sockets: tuple[Socket, Socket]) -> None:
+async def test_a_frame_over_4kb_closes_4009(two_sockets: tuple[Socket, Socket]) -> None:
     socket, other = two_sockets
     await socket.send({"type": "ping", "pad": "x" * 4096})
-    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 1009}
+    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 4009}
     seq = await aemit(("media",))
     assert await other.receive() == invalidate(seq, ["media"])
     assert await other.ping()
@@ -311,19 +319,19 @@ async def test_exactly_4kb_is_fine(connect: Connect, alice: Person) -> None:
     assert await socket.receive() == {"type": "pong"}
 
 
-async def test_multibyte_text_over_4kb_closes_1009(connect: Connect, alice: Person) -> None:
+async def test_multibyte_text_over_4kb_closes_4009(connect: Connect, alice: Person) -> None:
     socket = await connect(alice)
     await socket.receive()
     await socket.communicator.send_to(
         text_data=json.dumps({"type": "ping", "pad": "é" * 2100}, ensure_ascii=False)
     )
-    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 1009}
+    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 4009}
 
 
-async def test_a_binary_frame_closes_1003(two_sockets: tuple[Socket, Socket]) -> None:
+async def test_a_binary_frame_closes_4003(two_sockets: tuple[Socket, Socket]) -> None:
     socket, other = two_sockets
     await socket.communicator.send_to(bytes_data=b'{"type": "ping"}')
-    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 1003}
+    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 4003}
     assert await other.ping()
     push(("download", 1), {"progress": 1})
     assert (await other.receive())["type"] == "set"
@@ -345,7 +353,7 @@ async def test_one_relay_per_loop(connect: Connect, alice: Person) -> None:
     for socket in sockets:
         await socket.receive()
     loop = asyncio.get_running_loop()
-    mine = [r for r in relays.relays() if r.loop is loop]
+    mine = [r for r in hub.relays() if r.loop is loop]
     assert len(mine) == 1
     assert mine[0].socket_count == 3
 
@@ -373,14 +381,85 @@ async def test_outbox_rows_are_stored(alice: Person) -> None:
     assert row.user_id == alice.user_id
 
 
-async def test_logging_out_closes_that_users_sockets_only(two_sockets: tuple[Socket, Socket], alice: Person) -> None:
-    from asgiref.sync import sync_to_async
-    from django.contrib.auth import get_user_model
-
-    from plank.live.events import close_user_sockets
-
+async def test_logging_out_closes_that_users_sockets_only(
+    two_sockets: tuple[Socket, Socket], alice: Person
+) -> None:
     socket, other = two_sockets
     user = await sync_to_async(get_user_model().objects.get)(pk=alice.user_id)
     close_user_sockets(user=user)
     assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 4401}
     assert await other.ping()
+
+
+def test_parse_frame_never_raises() -> None:
+    assert parse_frame('{"type": "ping"}') == {"type": "ping"}
+    assert parse_frame('{"type": "watch", "keys": [["media", "list", "movie"], ["media", 4]]}')
+    assert parse_frame('{"text": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}') == {"text": "[" * 32}
+    for junk in ["", "{", "[" * 2000 + "]" * 2000, "[" * 100000, '"\\', "nan", "\ud800"]:
+        assert parse_frame(junk) is None
+
+
+async def test_an_empty_text_frame_is_ignored(connect: Connect, alice: Person) -> None:
+    socket = await connect(alice)
+    await socket.receive()
+    await socket.communicator.send_input({"type": "websocket.receive", "text": ""})
+    assert await socket.nothing(0.2)
+    assert await socket.ping()
+
+
+async def test_an_unreadable_outbox_closes_4500(
+    connect: Connect, alice: Person, monkeypatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database is down")
+
+    monkeypatch.setattr(outbox, "replay_plan", broken)
+    socket = await connect(alice)
+    assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 4500}
+
+
+async def test_a_send_to_a_socket_that_went_away_is_a_disconnect(
+    alice: Person, live_cleanup: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server raises on a send once the connection is closing (daphne: autobahn's
+    "Attempt to send on a closed protocol"); the socket takes that as a disconnect."""
+    inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    frames: list[dict[str, object]] = []
+    gone = False
+
+    async def send(message: dict[str, object]) -> None:
+        if gone and message["type"] == "websocket.send":
+            raise RuntimeError("Attempt to send on a closed protocol")
+        frames.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": "/ws/live/",
+        "query_string": b"",
+        "headers": [(b"cookie", alice.cookie), (b"origin", ORIGIN), (b"host", b"127.0.0.1")],
+        "subprotocols": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    await inbox.put({"type": "websocket.connect"})
+    app = asyncio.create_task(application(scope, inbox.get, send))
+    for _ in range(100):
+        if any(f.get("text", "").startswith('{"type":"hello"') for f in frames):  # type: ignore[union-attr]
+            break
+        await asyncio.sleep(0.02)
+    relay = relays.relay_for_loop()
+    assert relay.socket_count == 1
+    gone = True
+    await aemit(("media",))  # the relay's frame
+    for _ in range(100):
+        if relay.socket_count == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert relay.socket_count == 0, "the socket left the relay"
+    push(("download", 1), {"progress": 1})  # a channel-layer frame
+    await inbox.put({"type": "websocket.receive", "text": '{"type": "ping"}'})  # a reply
+    await asyncio.sleep(0.2)
+    assert not app.done(), "no exception escaped a handler"
+    await inbox.put({"type": "websocket.disconnect", "code": 1006})
+    await asyncio.wait_for(app, 3)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -55,6 +55,12 @@ def emit_command(env: dict[str, str], *args: str) -> int:
     return int(manage(env, "live_emit", *args).split()[-1])
 
 
+def current_seq(env: dict[str, str]) -> int:
+    """The outbox's newest seq (a starting server may announce, e.g. its first preferences)."""
+    code = "from plank.live.outbox import current_seq; print(current_seq())"
+    return int(manage(env, "shell", "-c", code).split()[-1])
+
+
 # --- (a) SQLite -------------------------------------------------------------------------------
 
 
@@ -72,9 +78,10 @@ async def test_a_command_reaches_a_socket_of_a_serve_process_on_sqlite(
     await asyncio.to_thread(create_user, env, "alice")
     with running(env) as server:  # the whole process: daphne, relay, engine, jobs
         session = await asyncio.to_thread(server.login, "alice")
+        start = await asyncio.to_thread(current_seq, env)
         ws = await open_socket(server, session)
         try:
-            assert await receive(ws) == {"type": "hello", "seq": 0}
+            assert await receive(ws) == {"type": "hello", "seq": start}
             seq = await asyncio.to_thread(emit_command, env, "media/list/movie", "download/42")
             assert await receive(ws) == {
                 "type": "invalidate",
@@ -158,13 +165,14 @@ async def test_changes_reach_every_serve_process_on_postgres_and_redis(
     with running(env, web_only=True, control=True) as a, running(env, web_only=True) as b:
         alice = await asyncio.to_thread(a.login, "alice")
         bob = await asyncio.to_thread(b.login, "bob")
+        start = await asyncio.to_thread(current_seq, env)
         on_a = await open_socket(a, alice)
         on_b = await open_socket(b, alice)  # the session is in the shared database
         bob_b = await open_socket(b, bob)
         sockets = [on_a, on_b, bob_b]
         try:
             for ws in sockets:
-                assert await receive(ws) == {"type": "hello", "seq": 0}
+                assert await receive(ws) == {"type": "hello", "seq": start}
 
             # A management command's change reaches the sockets of both servers.
             seq = await asyncio.to_thread(emit_command, env, "media/list/movie")

@@ -1,24 +1,24 @@
-"""``plank.live.events`` (emit, push, prune), the signal helper, the commands and the tags."""
+"""``plank.live.events`` (emit, push), model declarations, the commands and the tags."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.signals import post_save
 from django.template import Context, Template
 from django.test import Client
-from django.utils import timezone
 
 from plank.live import cache as live_cache
-from plank.live import events
-from plank.live.events import emit, emitted_here, prune, push
+from plank.live import hub, outbox
+from plank.live.declarations import announce, forget, quiet
+from plank.live.events import emit, emitted_here, push
 from plank.live.models import Outbox
-from plank.live.signals import unwatch, watch
 from plank.templatetags.live import live_attrs, live_key, live_set_attrs
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,13 +57,142 @@ def test_committed_emits_get_increasing_seqs() -> None:
         a = emit(("media",))
         b = emit(("media", 42), ("download", 42))
     c = emit(("tmdb", "trending", "movie", 1))
-    assert a is not None and b is not None and c is not None
-    assert a < b < c
+    d = emit(("tmdb",))
+    assert a is not None and c is not None and d is not None
+    assert a == b, "one transaction, one row"
+    assert a < c < d
     assert rows() == [
-        (a, [["media"]], None),
-        (b, [["media", 42], ["download", 42]], None),
+        (a, [["media"], ["media", 42], ["download", 42]], None),
         (c, [["tmdb", "trending", "movie", 1]], None),
+        (d, [["tmdb"]], None),
     ]
+
+
+# --- one announcement per transaction ----------------------------------------------------------
+
+
+def test_two_emits_in_one_transaction_write_one_row() -> None:
+    with transaction.atomic():
+        first = emit(("media",))
+        second = emit(("download", 4))
+        assert not emitted_here(first)
+    assert first == second
+    assert rows() == [(first, [["media"], ["download", 4]], None)]
+    assert emitted_here(first)
+
+
+def test_a_prefix_is_announced_once_per_transaction() -> None:
+    with transaction.atomic():
+        seq = emit(("media",), ("media", 1))
+        emit(("media",))
+        emit(("media", 1), ("media",), ("media", 2))
+    assert rows() == [(seq, [["media"], ["media", 1], ["media", 2]], None)]
+
+
+def test_a_rolled_back_savepoint_announces_none_of_its_keys() -> None:
+    with transaction.atomic():
+        seq = emit(("media", 1))
+        try:
+            with transaction.atomic():
+                emit(("media", 2))
+                with transaction.atomic():
+                    emit(("media", 3))
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert emit(("media", 4)) == seq
+    assert rows() == [(seq, [["media", 1], ["media", 4]], None)]
+
+
+def test_a_rolled_back_inner_savepoint_keeps_the_outer_ones() -> None:
+    with transaction.atomic():
+        seq = emit(("media", 1))
+        with transaction.atomic():
+            emit(("media", 2))
+            try:
+                with transaction.atomic():
+                    emit(("media", 3))
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            emit(("media", 4))
+        emit(("media", 5))
+    assert rows() == [(seq, [["media", 1], ["media", 2], ["media", 4], ["media", 5]], None)]
+
+
+def test_a_row_inserted_in_a_rolled_back_savepoint_leaves_room_for_a_new_one() -> None:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                emit(("media", 1))
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        seq = emit(("media", 2))
+        emit(("media", 3))
+    assert rows() == [(seq, [["media", 2], ["media", 3]], None)]
+    assert emitted_here(seq)
+
+
+def test_nested_atomic_blocks_share_the_row() -> None:
+    with transaction.atomic():
+        with transaction.atomic():
+            seq = emit(("media", 1))
+        with transaction.atomic(savepoint=False):
+            emit(("media", 2))
+        with transaction.atomic():
+            with transaction.atomic():
+                emit(("media", 3))
+    assert rows() == [(seq, [["media", 1], ["media", 2], ["media", 3]], None)]
+
+
+def test_each_emit_under_autocommit_writes_its_row() -> None:
+    assert transaction.get_autocommit()
+    a = emit(("media",))
+    b = emit(("media",))
+    assert a is not None and b is not None and a < b
+    assert rows() == [(a, [["media"]], None), (b, [["media"]], None)]
+
+
+def test_each_addressee_gets_its_own_row() -> None:
+    with transaction.atomic():
+        everyone = emit(("media",))
+        alice = emit(("playback", 1), user_id=1)
+        bob = emit(("playback", 2), user_id=2)
+        emit(("media", 5))
+        emit(("playback", 3), user_id="1")  # type: ignore[arg-type]
+    assert len({everyone, alice, bob}) == 3
+    assert rows() == [
+        (everyone, [["media"], ["media", 5]], None),
+        (alice, [["playback", 1], ["playback", 3]], 1),
+        (bob, [["playback", 2]], 2),
+    ]
+
+
+def test_a_row_deleted_within_the_transaction_is_written_again() -> None:
+    with transaction.atomic():
+        emit(("media", 1))
+        Outbox.objects.all().delete()
+        seq = emit(("media", 2))
+    assert rows() == [(seq, [["media", 2]], None)]
+
+
+def test_after_the_commit_the_cache_is_dropped_for_every_key_once(monkeypatch) -> None:
+    dropped: list[tuple[object, str]] = []
+    wakes: list[int] = []
+    monkeypatch.setattr(
+        live_cache, "invalidate", lambda key, event_id: dropped.append((key, event_id))
+    )
+    monkeypatch.setattr(hub, "wake_all", lambda: wakes.append(1))
+    with transaction.atomic():
+        emit(("media",))
+        with transaction.atomic():
+            emit(("download", 1))
+        emit(("media", 1), ("media",))
+        assert dropped == [] and wakes == []
+    assert [key for key, _ in dropped] == [("media",), ("download", 1), ("media", 1)]
+    assert len({event for _, event in dropped}) == 1
+    assert wakes == [1]
 
 
 def test_the_commit_hook_runs_after_commit_only() -> None:
@@ -127,35 +256,7 @@ def test_push_with_nobody_listening_is_harmless() -> None:
     assert rows() == [], "pushes are not stored"
 
 
-# --- pruning -----------------------------------------------------------------------------------
-
-
-def test_prune_keeps_the_newest_rows() -> None:
-    seqs = [emit(("media", i)) for i in range(10)]
-    assert prune(max_rows=3) == 7
-    assert [r[0] for r in rows()] == seqs[-3:]
-    assert prune(max_rows=3) == 0
-
-
-def test_prune_by_age_keeps_the_newest_row() -> None:
-    seqs = [emit(("media", i)) for i in range(4)]
-    Outbox.objects.update(created_at=timezone.now() - timedelta(hours=2))
-    assert prune(max_age=timedelta(hours=1), max_rows=1000) == 3
-    assert [r[0] for r in rows()] == seqs[-1:]
-
-
-def test_prune_by_age_deletes_a_prefix_only() -> None:
-    seqs = [emit(("media", i)) for i in range(5)]
-    # An out-of-order clock: only rows up to the newest old one go, never a row in between.
-    Outbox.objects.filter(seq__in=[seqs[0], seqs[2]]).update(
-        created_at=timezone.now() - timedelta(hours=2)
-    )
-    assert prune(max_age=timedelta(hours=1), max_rows=1000) == 3
-    assert [r[0] for r in rows()] == seqs[3:]
-
-
-def test_prune_on_an_empty_outbox() -> None:
-    assert prune() == 0
+# --- the commands ------------------------------------------------------------------------------
 
 
 def test_live_prune_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,17 +277,17 @@ def test_live_emit_command(capsys: pytest.CaptureFixture[str]) -> None:
         call_command("live_emit", "media//x")
 
 
-# --- the signal helper -------------------------------------------------------------------------
+# --- model declarations -----------------------------------------------------------------------
 
 
 @pytest.fixture
-def watched_groups():
-    watch(Group, keys=lambda g: [("groups",), ("groups", g.pk)])
+def announced_groups():
+    announce(Group, lambda g: [("groups",), ("groups", g.pk)])
     yield
-    unwatch(Group)
+    forget(Group)
 
 
-def test_watch_emits_on_save_and_delete(watched_groups: None) -> None:
+def test_a_declaration_announces_save_and_delete(announced_groups: None) -> None:
     group = Group.objects.create(name="family")
     group.name = "household"
     group.save()
@@ -195,7 +296,7 @@ def test_watch_emits_on_save_and_delete(watched_groups: None) -> None:
     assert [r[1] for r in rows()] == [[["groups"], ["groups", pk]]] * 3
 
 
-def test_watch_emits_with_the_transaction(watched_groups: None) -> None:
+def test_a_declaration_announces_with_the_transaction(announced_groups: None) -> None:
     with pytest.raises(RuntimeError):
         with transaction.atomic():
             Group.objects.create(name="gone")
@@ -203,45 +304,52 @@ def test_watch_emits_with_the_transaction(watched_groups: None) -> None:
     assert rows() == []
 
 
-def test_watch_for_one_user_and_on_save_only() -> None:
-    watch(Group, keys=lambda g: [("groups", g.pk)], user=lambda g: 9, on=("save",))
+def test_saves_in_one_transaction_announce_once(announced_groups: None) -> None:
+    with transaction.atomic():
+        a = Group.objects.create(name="a")
+        b = Group.objects.create(name="b")
+        a.name = "a2"
+        a.save()
+    assert [r[1] for r in rows()] == [[["groups"], ["groups", a.pk], ["groups", b.pk]]]
+
+
+def test_a_declaration_for_one_user() -> None:
+    announce(Group, lambda g: [("groups", g.pk)], user=lambda g: 9)
     try:
         group = Group.objects.create(name="x")
         pk = group.pk
         group.delete()
-        ((_, keys, user_id),) = rows()
-        assert keys == [["groups", pk]]
-        assert user_id == 9
+        assert [r[1:] for r in rows()] == [([["groups", pk]], 9)] * 2
     finally:
-        unwatch(Group)
+        forget(Group)
 
 
-def test_unwatch_stops_the_announcements(watched_groups: None) -> None:
-    unwatch(Group)
+def test_forget_stops_the_announcements(announced_groups: None) -> None:
+    forget(Group)
     Group.objects.create(name="quiet")
     assert rows() == []
 
 
-def test_watch_refuses_unknown_signals() -> None:
+def test_a_quiet_model_announces_nothing_and_says_why() -> None:
     with pytest.raises(ValueError):
-        watch(Group, keys=lambda g: [("groups",)], on=("update",))
+        quiet(Group, " ")
+    quiet(Group, "groups show on no page")
+    try:
+        Group.objects.create(name="silent")
+        assert rows() == []
+    finally:
+        forget(Group)
 
 
-def test_raw_saves_from_fixtures_are_not_announced(watched_groups: None) -> None:
-    from django.db.models.signals import post_save
-
+def test_raw_saves_from_fixtures_are_not_announced(announced_groups: None) -> None:
     post_save.send(
         sender=Group, instance=Group(pk=1, name="raw"), created=True, raw=True, using="default"
     )
     assert rows() == []
 
 
-def test_an_admin_edit_announces_itself(watched_groups: None) -> None:
-    from django.contrib.auth import get_user_model
-
-    admin = get_user_model().objects.create_superuser(
-        "boss", "boss@example.com", "a good long password"
-    )
+def test_an_admin_edit_announces_itself(announced_groups: None) -> None:
+    admin = make_user("owner", username="boss")
     client = Client()
     client.force_login(admin)
     response = client.post("/admin/auth/group/add/", {"name": "editors", "_save": "Save"})
@@ -295,8 +403,6 @@ def test_live_meta_tells_the_current_seq() -> None:
 
 def test_emit_vendor_paths_are_exercised() -> None:
     """On PostgreSQL the emit takes the ordering lock and notifies; on SQLite neither."""
-    from django.db import connection
-
     with transaction.atomic():
         emit(("media",))
         if connection.vendor == "postgresql":
@@ -305,4 +411,4 @@ def test_emit_vendor_paths_are_exercised() -> None:
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
                 )
                 assert cursor.fetchone()[0] == 1
-    assert events.current_seq() == rows()[-1][0]
+    assert outbox.current_seq() == rows()[-1][0]

@@ -31,9 +31,13 @@ def test_a_trusted_proxy_origin_passes(settings) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("origin", "accepted"), [(b"http://127.0.0.1:8000", True), (b"http://127.0.0.1:3000", False)])
+@pytest.mark.parametrize(
+    ("origin", "accepted"), [(b"http://127.0.0.1:8000", True), (b"http://127.0.0.1:3000", False)]
+)
 async def test_the_handshake_checks_the_port(origin: bytes, accepted: bool) -> None:
-    communicator = WebsocketCommunicator(application, "/ws/live/", headers=[(b"host", b"127.0.0.1:8000"), (b"origin", origin)])
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/", headers=[(b"host", b"127.0.0.1:8000"), (b"origin", origin)]
+    )
     connected, _ = await communicator.connect(timeout=3)
     # anonymous here: a same-origin socket is accepted (then closed 4401), a foreign one refused
     assert connected is accepted

@@ -23,6 +23,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 
 from plank.live import cache as live_cache
+from plank.live import hub
 from plank.live import relay as relays
 from plank.live.events import emit
 from plank.live.models import Outbox
@@ -231,7 +232,7 @@ def test_health_without_a_relay() -> None:
 def _wait_for_relay(loop: asyncio.AbstractEventLoop) -> relays.Relay:
     deadline = time.monotonic() + 5
     while True:
-        found = [r for r in relays.relays() if r.loop is loop and r.ready.is_set()]
+        found = [r for r in hub.relays() if r.loop is loop and r.ready.is_set()]
         if found:
             return found[0]
         assert time.monotonic() < deadline, "the relay did not start"
@@ -256,7 +257,7 @@ def test_the_relay_part_runs_on_a_loop_of_its_own_outside_daphne(monkeypatch) ->
         part.stop()
         connection.close()
     assert relay.stopped
-    assert relay not in relays.relays()
+    assert relay not in hub.relays()
     assert not any(t.name == "plank-relay-loop" and t.is_alive() for t in threading.enumerate())
 
 
@@ -267,7 +268,7 @@ def test_the_relay_part_waits_for_the_server_loop(monkeypatch) -> None:
     part = relays.RelayPart()
     part.start()
     time.sleep(0.1)
-    assert not [r for r in relays.relays() if r.loop is server], "not before the loop runs"
+    assert not [r for r in hub.relays() if r.loop is server], "not before the loop runs"
     thread = threading.Thread(target=server.run_forever)
     thread.start()
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from plank.live.events import prune, retention
+from plank.live.outbox import prune, retention
 
 
 class Command(BaseCommand):
