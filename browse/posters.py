@@ -40,6 +40,7 @@ from browse.tmdb import (
     TMDBNotFound,
     is_valid_image_path,
 )
+from media.files import inside
 
 try:
     import fcntl
@@ -88,9 +89,11 @@ def poster_url(path: str | None, size: str = DEFAULT_SIZE) -> str:
 
 
 def file_path(size: str, name: str) -> Path:
-    if not is_valid(size, name):
+    """Where the poster lives (or will), never outside ``POSTERS_DIR`` (`media.files.inside`)."""
+    path = inside(settings.POSTERS_DIR, Path(size, name)) if is_valid(size, name) else None
+    if path is None:
         raise InvalidImagePath("not a TMDB image")
-    return Path(settings.POSTERS_DIR) / size / name
+    return path
 
 
 def etag(size: str, name: str) -> str:

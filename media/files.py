@@ -1,28 +1,87 @@
-"""A title's files on disk: where they are, and removing them safely."""
+"""A title's files on disk: the one rule for "is this path inside that folder", where a
+library file or a download is, writing a file whole, and removing files safely.
+
+Needs no app registry (models only for type hints), so `media.remux` and `media.subtitles`
+stay usable outside Django (the benches)."""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from media.models import MediaFile, Title
+if TYPE_CHECKING:
+    from media.models import MediaFile, Title
 
 log = logging.getLogger(__name__)
+
+_INFO_HASH = re.compile(r"^[0-9a-fA-F]{40}$|^[0-9a-fA-F]{64}$")
+
+
+def inside(folder: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path | None:
+    """`path` (relative to `folder`, or absolute) resolved, when it lies strictly inside the
+    resolved `folder`; else None.
+
+    Symlinks are followed: one whose target stays inside is fine, one that leaves is refused.
+    ``..`` that climbs out, an absolute path elsewhere, a NUL byte and `folder` itself are
+    refused. Every check of a path against a folder goes through here.
+    """
+    try:
+        if "\x00" in os.fspath(folder) or "\x00" in os.fspath(path):
+            return None
+        base = Path(folder).resolve()
+        target = (base / path).resolve()
+    except (OSError, ValueError, RuntimeError):  # unreadable, a symlink loop
+        return None
+    if target == base or not target.is_relative_to(base):
+        return None
+    return target
 
 
 def resolve(file: MediaFile) -> Path | None:
     """The absolute path of a library file, or None if it would leave the data directory."""
     if not file.path:
         return None
-    root = Path(settings.DATA_DIR).resolve()
-    path = (root / file.path).resolve()
-    if not path.is_relative_to(root):
+    path = inside(settings.DATA_DIR, file.path)
+    if path is None:
         log.warning("refusing a path outside the data directory: %r", file.path)
-        return None
     return path
+
+
+def download_path(title: Title, file: MediaFile) -> Path | None:
+    """``DOWNLOADS_DIR/<info_hash>/<torrent_path>``, or None if that would leave the folder."""
+    if not title.info_hash or not _INFO_HASH.match(title.info_hash) or not file.torrent_path:
+        return None
+    path = inside(Path(settings.DOWNLOADS_DIR) / title.info_hash.lower(), file.torrent_path)
+    if path is None:
+        log.warning("refusing a torrent path outside its download folder: %r", file.torrent_path)
+    return path
+
+
+@contextmanager
+def replacing(dst: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary file next to `dst` to write: renamed over `dst` (mode 644) when the block
+    ends, removed when it raises, so nobody ever sees `dst` half-written."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dst.name[:60]}.", suffix=".part", dir=dst.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def delete_title_files(title: Title) -> int:
@@ -31,16 +90,16 @@ def delete_title_files(title: Title) -> int:
     Returns how many files were removed. Empty folders left behind are removed too.
     """
     removed = 0
-    library = Path(settings.LIBRARY_DIR).resolve()
+    library = settings.LIBRARY_DIR
     for file in title.files.all():
         path = resolve(file)
         # only filed library copies: downloads (maybe shared, maybe seeding) are the engine's
-        if path is None or not path.is_file() or not path.is_relative_to(library):
+        if path is None or not path.is_file() or inside(library, path) is None:
             continue
         path.unlink(missing_ok=True)
         removed += 1
         parent = path.parent
-        while parent != library and parent.is_relative_to(library):
+        while inside(library, parent) is not None:
             try:
                 parent.rmdir()  # only when empty
             except OSError:
@@ -51,8 +110,7 @@ def delete_title_files(title: Title) -> int:
 
 def remove_tree(path: Path) -> None:
     """Remove a download folder, but only one inside the data directory."""
-    root = Path(settings.DATA_DIR).resolve()
-    path = path.resolve()
-    if path == root or not path.is_relative_to(root):
-        raise ValueError(f"refusing to remove {path}: not inside {root}")
-    shutil.rmtree(path, ignore_errors=True)
+    folder = inside(settings.DATA_DIR, path)
+    if folder is None:
+        raise ValueError(f"refusing to remove {path}: not inside {settings.DATA_DIR}")
+    shutil.rmtree(folder, ignore_errors=True)

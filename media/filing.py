@@ -1,14 +1,8 @@
 """Where a title's files go inside the library directory.
 
-Movies: ``Title (Year)/Title (Year).mp4``. Shows: ``Show (Year)/Season 01/Show - S01E02.mp4``.
-Without a year the ``" (Year)"`` part is left out. Subtitles sit next to their video:
-``Title (Year).en.vtt``.
-
-Names come from the internet (TMDB, release names), so every path component is sanitised to be
-valid on Linux, macOS and Windows file systems alike and can never climb out of the library:
-no ``/ \\ : * ? " < > |``, no control characters, no leading or trailing dots or spaces, no
-reserved Windows device names (CON, NUL, COM1, ...), at most `MAX_NAME_BYTES` bytes of UTF-8,
-never empty, never ``.`` or ``..``.
+Movies: ``Title (Year)/Title (Year).mp4``; shows: ``Show (Year)/Season 01/Show - S01E02.mp4``;
+subtitles next to their video: ``Title (Year).en.vtt``. Names come from the internet, so every
+component is made safe on every file system (the rules: docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -16,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from pathlib import Path, PurePath, PurePosixPath
+from pathlib import PurePath, PurePosixPath
 from typing import TypeVar
 
 MAX_NAME_BYTES = 180
@@ -115,16 +109,6 @@ def library_path(
             folder, f"Season {season:02d}", f"{show} - S{season:02d}E{episode:02d}{suffix}"
         )
     raise ValueError(f"unknown kind of title: {kind!r}")
-
-
-def within(root: str | os.PathLike[str], relative: str | os.PathLike[str]) -> Path:
-    """`root / relative`, refusing anything that would end up outside `root` (absolute paths,
-    ``..``, symlinks pointing out)."""
-    base = Path(root).resolve()
-    target = (base / relative).resolve()
-    if target != base and base not in target.parents:
-        raise ValueError(f"{relative} is outside the library")
-    return target
 
 
 def unique_path(path: P) -> P:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 
-from media.models import MediaFile, PlaybackPosition, Status, Title
+from media.models import MediaFile, PlaybackPosition, Title
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -99,16 +99,6 @@ def save_position(
     return None  # pragma: no cover - the loop returns or raises
 
 
-def position_for(user: AbstractBaseUser, title: Title, file: MediaFile | None) -> float:
-    """Where `user` stopped in `file` of `title` (0.0 when never started)."""
-    if not getattr(user, "is_authenticated", False):
-        return 0.0
-    row = (
-        PlaybackPosition.objects.filter(user=user, title=title, file=file).only("position").first()
-    )
-    return row.position if row is not None else 0.0
-
-
 def resume_position(user: AbstractBaseUser, title: Title, file: MediaFile | None) -> float:
     """Where the player should start: the saved position, or 0 when never started or finished."""
     if not getattr(user, "is_authenticated", False):
@@ -141,8 +131,9 @@ def continue_watching(user: AbstractBaseUser, limit: int = 12) -> list[PlaybackP
     if not getattr(user, "is_authenticated", False) or limit <= 0:
         return []
     rows = (
-        PlaybackPosition.objects.filter(user=user, position__gt=STARTED_AFTER)
-        .exclude(title__status=Status.REMOVED)
+        PlaybackPosition.objects.filter(
+            user=user, position__gt=STARTED_AFTER, title__in=Title.objects.in_library()
+        )
         .select_related("title", "file__episode__season")
         .order_by("-updated_at", "-id")
     )

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import get_language_info
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,7 +26,7 @@ MAX_NUMBER_CHARS = 32
 
 
 def _text(status: int, message: str) -> HttpResponse:
-    return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+    return streaming.Refusal(status, message).response()
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,6 @@ def _video_order(file: MediaFile) -> tuple:
     return (0, episode.season.number, episode.number, "", file.pk)
 
 
-def subtitle_url(title_id: int, file_id: int) -> str:
-    try:
-        return reverse("subtitle", args=[title_id, file_id])
-    except NoReverseMatch:  # the documented route, until the URL map names it
-        return f"/media/{title_id}/subtitles/{file_id}.vtt"
-
-
 def _language_label(code: str, fallback: str) -> str:
     if not code:
         return fallback
@@ -97,7 +90,7 @@ def subtitle_tracks(title: Title, video: MediaFile) -> list[Track]:
     ):
         tracks.append(
             Track(
-                url=subtitle_url(title.pk, sub.pk),
+                url=reverse("subtitle", args=[title.pk, sub.pk]),
                 lang=sub.language[:16],
                 label=_language_label(sub.language, f"Subtitles {number}"),
             )
@@ -105,12 +98,9 @@ def subtitle_tracks(title: Title, video: MediaFile) -> list[Track]:
     return tracks
 
 
-def _largest(videos: list[MediaFile]) -> MediaFile:
-    """What /stream serves without ?file=: the largest video (the lowest id among equals)."""
-    return max(videos, key=lambda v: (v.size, -v.pk))
-
-
-def _default_video(request: HttpRequest, title: Title, videos: list[MediaFile]) -> MediaFile:
+def _default_video(
+    request: HttpRequest, title: Title, videos: list[MediaFile], main_id: int
+) -> MediaFile:
     """A show opens on the episode watched last (else the first); a movie on its main file."""
     if title.kind == Kind.TV:
         last = (
@@ -120,13 +110,11 @@ def _default_video(request: HttpRequest, title: Title, videos: list[MediaFile]) 
             .first()
         )
         return next((v for v in videos if v.pk == last), videos[0])
-    return _largest(videos)
+    return next(v for v in videos if v.pk == main_id)
 
 
 def _requested(videos: list[MediaFile], file_param: str) -> MediaFile | None:
-    if not (file_param.isascii() and file_param.isdigit() and len(file_param) <= 18):
-        return None
-    wanted = int(file_param)
+    wanted = streaming.file_id(file_param)
     return next((v for v in videos if v.pk == wanted), None)
 
 
@@ -135,12 +123,7 @@ def watch(request: HttpRequest, pk: int) -> HttpResponse:
     title = Title.objects.filter(pk=pk).first()
     if title is None:
         return render(request, "media/watch.html", {"nav": "library", "missing": True}, status=404)
-    videos = sorted(
-        MediaFile.objects.filter(title=title, role=MediaFile.Role.VIDEO).select_related(
-            "episode__season"
-        ),
-        key=_video_order,
-    )
+    videos = sorted(streaming.videos_of(title).select_related("episode__season"), key=_video_order)
     context: dict = {"nav": "library", "title": title, "choices": [], "tracks": []}
     if not videos:
         context["unavailable"] = (
@@ -148,6 +131,8 @@ def watch(request: HttpRequest, pk: int) -> HttpResponse:
             "details; you can start watching while it downloads."
         )
         return render(request, "media/watch.html", context)
+    main = streaming.main_video(title)
+    main_id = main.pk if main is not None else videos[0].pk
     file_param = request.GET.get("file")
     if file_param is not None:
         video = _requested(videos, file_param)
@@ -155,14 +140,14 @@ def watch(request: HttpRequest, pk: int) -> HttpResponse:
             context["unavailable"] = "That video isn't one of this title's files."
             return render(request, "media/watch.html", context, status=404)
     else:
-        video = _default_video(request, title, videos)
+        video = _default_video(request, title, videos, main_id)
     try:
         located = streaming.locate(title.pk, str(video.pk))
     except streaming.Refusal as refusal:
         context["unavailable"] = refusal.message
         located = None
     stream_url = reverse("stream", args=[title.pk])
-    if len(videos) > 1 or video.pk != _largest(videos).pk:
+    if len(videos) > 1 or video.pk != main_id:
         stream_url += f"?file={video.pk}"
     context |= {
         "video": video,
@@ -183,16 +168,14 @@ def subtitle(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
     """A WebVTT subtitle of title `pk` (only its own files, only ``.vtt``, only in the data dir)."""
     sub = MediaFile.objects.filter(pk=file_id, title_id=pk, role=MediaFile.Role.SUBTITLE).first()
     if sub is None or not sub.path.lower().endswith(".vtt"):
-        return HttpResponseNotFound("No such subtitle.\n", content_type="text/plain; charset=utf-8")
+        return _text(404, "No such subtitle.")
     path = files.resolve(sub)
     try:
         if path is None or not path.is_file() or path.stat().st_size > MAX_SUBTITLE_BYTES:
             raise FileNotFoundError
         data = path.read_bytes()
     except OSError:
-        return HttpResponseNotFound(
-            "This subtitle's file is missing.\n", content_type="text/plain; charset=utf-8"
-        )
+        return _text(404, "This subtitle's file is missing.")
     response = HttpResponse(data, content_type="text/vtt; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     return response
@@ -217,16 +200,14 @@ def save_position(request: HttpRequest, pk: int) -> HttpResponse:
     title = Title.objects.filter(pk=pk).first()
     if title is None:
         return _text(404, "This title isn't in the library.")
-    videos = MediaFile.objects.filter(title=title, role=MediaFile.Role.VIDEO)
     file_param = request.POST.get("file", "").strip()
     if file_param:
-        if not file_param.isascii() or not file_param.isdigit() or len(file_param) > 18:
-            return _text(400, "The file must be the id of one of this title's videos.")
-        video = videos.filter(pk=int(file_param)).first()
+        wanted = streaming.file_id(file_param)
+        video = streaming.videos_of(title).filter(pk=wanted).first() if wanted is not None else None
         if video is None:
             return _text(400, "The file must be the id of one of this title's videos.")
     else:
-        video = videos.order_by("-size", "id").first()
+        video = streaming.main_video(title)
         if video is None:
             return _text(400, "This title has no video to remember a position in.")
     try:

@@ -1,17 +1,8 @@
 """What is in a video file, and what it takes to play it in a browser.
 
-`probe(path)` opens a file with PyAV (FFmpeg inside the wheel), describes its container and
-streams, and decides a *plan*:
-
-- ``keep``: an MP4 or WebM a browser plays as it is;
-- ``remux``: browser-safe streams in the wrong box (MKV, AVI, MOV, ...): copy them into MP4;
-- ``remux_audio``: browser-safe video with audio a browser can't play (AC-3, DTS, FLAC, ...):
-  copy the video, convert the audio to AAC stereo;
-- ``unsupported``: the video itself would need converting (HEVC, MPEG-4 Part 2, MPEG-2, 10-bit
-  H.264, ...), which this version of Plank doesn't do. `reason` says so in plain words.
-
-A file that isn't media (or is too damaged to read) raises `ProbeError`; no PyAV exception leaves
-this module.
+`probe(path)` describes a file's container and streams (PyAV) and decides a plan: ``keep``,
+``remux``, ``remux_audio`` or ``unsupported`` (docs/streaming.md). A file that isn't media
+raises `ProbeError`; no PyAV exception leaves this module.
 """
 
 from __future__ import annotations
@@ -181,7 +172,7 @@ def _describe(path: Path, size: int, container: av.container.InputContainer) -> 
     audio_tracks = [
         AudioTrack(
             index=s.index,
-            codec=_codec_name(s),
+            codec=codec_name(s),
             channels=int(s.codec_context.channels or 0),
             language=_language(s),
             default=bool(s.disposition & av.stream.Disposition.default),
@@ -191,7 +182,7 @@ def _describe(path: Path, size: int, container: av.container.InputContainer) -> 
     subtitle_tracks = [
         SubtitleTrack(
             index=s.index,
-            codec=_codec_name(s),
+            codec=codec_name(s),
             language=_language(s),
             title=str(s.metadata.get("title", "")),
             forced=bool(s.disposition & av.stream.Disposition.forced),
@@ -199,7 +190,7 @@ def _describe(path: Path, size: int, container: av.container.InputContainer) -> 
         )
         for s in container.streams.subtitles
     ]
-    video_codec = _codec_name(video) if video is not None else None
+    video_codec = codec_name(video) if video is not None else None
     profile = ""
     pix_fmt = ""
     width = height = None
@@ -239,7 +230,7 @@ def main_video_stream(container: av.container.InputContainer) -> av.VideoStream 
     return None
 
 
-def _codec_name(stream: av.stream.Stream) -> str:
+def codec_name(stream: av.stream.Stream) -> str:
     cc = stream.codec_context
     if cc is None:
         return "unknown"

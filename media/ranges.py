@@ -1,35 +1,7 @@
 """HTTP Range requests (RFC 9110 §14): parsing ``Range`` and evaluating ``If-Range``.
 
-Pure functions (only `django.utils.http` for dates, which needs no settings). The streaming view (`media.streaming`) turns the results into
-responses:
-
-- `parse_range` returns ``None`` when the whole representation should be sent (200): no Range
-  header, a range unit other than ``bytes``, or a multi-range request (see below);
-- a `ByteRange` to send as 206 with ``Content-Range: bytes first-last/size``;
-- raises `RangeNotSatisfiable` (416, ``Content-Range: bytes */size``) for a well-formed range
-  that doesn't overlap the representation (``bytes=size-``, ``bytes=-0``, any range of an
-  empty file);
-- raises `MalformedRange` (400) for a ``bytes`` range set that doesn't follow the grammar
-  (``bytes=abc``, ``bytes=--1``, ``bytes=``, ``bytes=5-2``). RFC 9110 lets a server ignore
-  an invalid Range instead; Plank answers 400 so a broken client learns why.
-
-Decisions, each allowed by RFC 9110:
-
-- **Multiple ranges** (``bytes=0-1,5-6``): every range-spec is still checked for syntax (400
-  if one is malformed), then the header is ignored and the whole file is sent with 200 (§14.2:
-  "a server MAY ignore the Range header field"). No multipart/byteranges: media players
-  never ask for several ranges, and answering a subset would be non-conforming.
-- **Whitespace**: optional whitespace (spaces, tabs) is tolerated at the ends, around ``=``,
-  around the commas and around the ``-``; never inside a number.
-- **Numbers** are ASCII digits only (no signs, no ``_``, no other scripts' digits). Numbers
-  too big for 64 bits are still *syntactically* valid: a first-pos past the end is
-  unsatisfiable (416), a last-pos past the end is clamped, a suffix longer than the file means
-  the whole file (206 for all of it).
-- **Units** compare case-insensitively (``Bytes=0-1`` is a bytes range); any other unit is
-  ignored (200).
-- ``If-Range`` (`if_range_matches`): a strong entity-tag compares strongly (a weak tag never
-  matches); an HTTP-date must equal the Last-Modified date exactly. When it doesn't match, the
-  Range header is ignored (200, full body) before it is even parsed.
+Pure functions (only `django.utils.http` for dates, which needs no settings); `media.streaming`
+turns the results into responses. The choices RFC 9110 leaves open: docs/streaming.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """Copy browser-safe streams into a fast-start MP4, converting only the audio when asked.
 
-`remux_to_mp4(src, dst)` never leaves a half-written `dst`: it writes a hidden temporary file
-next to `dst` and renames it into place only when the MP4 is complete. Any error, or an exception
-raised by the `progress` callback (that is how a caller cancels), removes the temporary file and
-propagates.
-
-Subtitle, data and attachment streams are dropped: subtitles become WebVTT sidecar files
-(see `media.subtitles`).
+`remux_to_mp4(src, dst)` never leaves a half-written `dst`; an exception from the `progress`
+callback cancels it. Subtitle, data and attachment streams are dropped (they become WebVTT
+sidecars, `media.subtitles`).
 """
 
 from __future__ import annotations
@@ -14,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from fractions import Fraction
@@ -23,14 +18,8 @@ from pathlib import Path
 import av
 import av.error
 
-from media.probe import (
-    CODEC_LABELS,
-    MP4_AUDIO,
-    MP4_VIDEO,
-    ProbeError,
-    main_video_stream,
-    probe,
-)
+from media.files import replacing
+from media.probe import CODEC_LABELS, MP4_AUDIO, MP4_VIDEO, codec_name, main_video_stream
 
 log = logging.getLogger(__name__)
 
@@ -64,47 +53,11 @@ def remux_to_mp4(
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise RemuxError(f"{src.name}: no such file")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name[:60]}.", suffix=".part", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with replacing(dst) as tmp:
         _remux(src, tmp, progress, transcode_audio)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     if progress is not None:
         progress(1.0)
     return dst
-
-
-def make_playable(
-    src: str | os.PathLike[str],
-    dst: str | os.PathLike[str],
-    *,
-    progress: Progress | None = None,
-) -> Path:
-    """Probe `src` and do what its plan says: return `src` itself when a browser plays it as it
-    is, otherwise write `dst` (remuxing, converting audio if needed) and return it. Raises
-    `RemuxError` with the probe's reason when the video would need converting."""
-    try:
-        info = probe(src)
-    except ProbeError as exc:
-        raise RemuxError(str(exc)) from exc
-    if info.plan == "keep":
-        if progress is not None:
-            progress(1.0)
-        return Path(src)
-    if info.plan == "unsupported":
-        raise RemuxError(info.reason)
-    return remux_to_mp4(src, dst, progress=progress, transcode_audio=info.plan == "remux_audio")
-
-
-def _codec(stream: av.stream.Stream) -> str:
-    codec = stream.codec_context.codec
-    return str(getattr(codec, "canonical_name", None) or stream.codec_context.name)
 
 
 def _remux(src: Path, tmp: Path, progress: Progress | None, transcode_audio: bool) -> None:
@@ -116,7 +69,7 @@ def _remux(src: Path, tmp: Path, progress: Progress | None, transcode_audio: boo
         video = main_video_stream(inp)
         if video is None:
             raise RemuxError(f"{src.name}: there is no video stream to copy")
-        vcodec = _codec(video)
+        vcodec = codec_name(video)
         if vcodec not in MP4_VIDEO:
             raise RemuxError(
                 f"{src.name}: {CODEC_LABELS.get(vcodec, vcodec)} video can't be copied into MP4 "
@@ -152,12 +105,14 @@ def _copy(
     transcoders: dict[int, _AacTranscoder] = {}
     audio_in = list(inp.streams.audio)
     for stream in audio_in:
-        if _codec(stream) in MP4_AUDIO:
+        if codec_name(stream) in MP4_AUDIO:
             copies[stream.index] = _copy_stream(out, stream)
         elif transcode_audio:
             transcoders[stream.index] = _AacTranscoder(out, stream)
     if audio_in and not copies.keys() - {video.index} and not transcoders:
-        names = ", ".join(sorted({CODEC_LABELS.get(_codec(s), _codec(s)) for s in audio_in}))
+        names = ", ".join(
+            sorted({CODEC_LABELS.get(codec_name(s), codec_name(s)) for s in audio_in})
+        )
         raise RemuxError(
             f"{src.name}: the audio ({names}) can't be copied into MP4; convert it "
             "(transcode_audio=True) rather than lose the sound"

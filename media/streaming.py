@@ -1,35 +1,8 @@
 """Streaming a title's video over HTTP: ``GET``/``HEAD /media/<id>/stream[?file=<file id>]``.
 
-The file is chosen by id only: the title's largest video file, or ``?file=`` naming another
-video file *of the same title* (an episode). Nothing in the request is ever used as a path.
-
-Two ways to serve it:
-
-- **Complete files** (in the library, or a finished download): an async streaming response
-  that reads 1 MiB at a time with ``os.pread`` in a worker thread, so the event loop never
-  blocks and memory stays flat however big the file. Django's own ``FileResponse`` is a
-  *sync* iterator: under ASGI Django reads it completely into memory
-  (``sync_to_async(list)``) before sending a byte, so it is not used here. Complete files
-  carry ``ETag`` and ``Last-Modified`` and honour ``If-Range``, ``If-None-Match``,
-  ``If-Modified-Since`` (304) and ``If-Match``/``If-Unmodified-Since`` (412).
-- **Files still downloading**: each chunk is read from disk when the engine already has it
-  (``Engine.have_range``), else awaited from the swarm (``Engine.read``, which sets piece
-  deadlines) for at most `ENGINE_TIMEOUT` seconds. The first chunk is fetched before the
-  response starts, so a file whose first bytes don't arrive in time gets a clean 503 with
-  ``Retry-After``; a later timeout can only end the response early (the status is already
-  sent), and the player asks again with a new Range. The first chunk ends where the piece
-  holding the first byte ends (``Engine.piece_span``): the swarm delivers whole pieces, and a
-  player waiting to start (or to land after a seek) should not wait for a second one; a
-  response that fits in one chunk is read whole. Later chunks are up to `CHUNK_SIZE`, cut at
-  piece boundaries. The first read is *urgent* (a new
-  position: it goes ahead of every other read of the torrent and cancels the bulk requests
-  queued at the peers); the reads that continue the response are not. The engine must run in
-  this process: a web-only process answers 503 (the proxy rule in the README sends
-  ``/media/<id>/stream`` to the process that runs the engine).
-
-Range handling follows RFC 9110 (see `media.ranges`): 206 with ``Content-Range``, 416 with
-``bytes */size``, 400 for a malformed Range. ``HEAD`` answers the headers of the full ``GET``
-(RFC 9110 defines Range for GET only).
+Complete files are read from disk in a worker thread; a file still downloading is read through
+this process's piece reader (`media.downloading`). Ranges follow RFC 9110 (`media.ranges`).
+How and why, in detail: docs/streaming.md.
 """
 
 from __future__ import annotations
@@ -38,23 +11,24 @@ import asyncio
 import logging
 import mimetypes
 import os
-import re
 import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.http import require_http_methods
 
-from media import files
+from media import downloading
+from media.downloading import PieceReader
+from media.files import download_path, inside
+from media.files import resolve as library_file
 from media.models import MediaFile, Status, Title
 from media.ranges import ByteRange, RangeError, RangeNotSatisfiable, if_range_matches, parse_range
 
@@ -62,16 +36,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes read (and handed to the server) at a time."""
-ENGINE_TIMEOUT = 20.0
-"""Seconds to wait for one chunk of a file that is still downloading (``PLANK_STREAM_TIMEOUT``
-in the settings overrides it)."""
 MAX_OPEN_RANGE = 32 * 1024 * 1024
-"""At most this many bytes answer an open-ended range (``bytes=N-``, what players send).
-
-daphne writes whatever the app sends into the socket's buffer without back-pressure: a player
-that stops reading (paused, buffer full) would otherwise make the server read the rest of the
-file into memory. Players ask again from where the 206 ended (its Content-Range says so), so
-capping costs one small request every 32 MiB and bounds a stalled connection to 32 MiB."""
+"""At most this many bytes answer an open-ended range (``bytes=N-``, what players send): it
+bounds what a stalled player makes the server hold (docs/streaming.md, "Open-ended ranges")."""
 RETRY_AFTER = 5
 """Seconds a client should wait before asking again when the first bytes aren't there yet."""
 
@@ -93,7 +60,6 @@ CONTENT_TYPES = {
     ".flv": "video/x-flv",
     ".3gp": "video/3gpp",
 }
-_INFO_HASH = re.compile(r"^[0-9a-fA-F]{40}$|^[0-9a-fA-F]{64}$")
 
 
 def content_type_for(name: str) -> str:
@@ -107,42 +73,6 @@ def content_type_for(name: str) -> str:
         if guessed and guessed.startswith(("video/", "audio/"))
         else "application/octet-stream"
     )
-
-
-# --------------------------------------------------------------------------- the engine
-
-
-def _engine_module() -> Any:
-    try:
-        from torrents import engine
-    except ImportError:  # the torrents app isn't there (or not finished): no engine
-        return None
-    return engine
-
-
-def current_engine() -> Any:
-    """This process's BitTorrent engine, or None when it runs elsewhere (or nowhere)."""
-    module = _engine_module()
-    current = getattr(module, "current", None)
-    if current is None:
-        return None
-    try:
-        return current()
-    except Exception:  # a half-started engine is no engine
-        log.exception("asking for the BitTorrent engine failed")
-        return None
-
-
-def engine_timeout() -> float:
-    return float(getattr(settings, "PLANK_STREAM_TIMEOUT", ENGINE_TIMEOUT))
-
-
-def _stream_timeout_errors() -> tuple[type[BaseException], ...]:
-    timeout = getattr(_engine_module(), "StreamTimeout", None)
-    errors: tuple[type[BaseException], ...] = (TimeoutError,)
-    if isinstance(timeout, type) and issubclass(timeout, BaseException):
-        errors = (timeout, *errors)
-    return errors
 
 
 # --------------------------------------------------------------------------- finding the file
@@ -184,41 +114,42 @@ class Located:
     mtime: float | None = None
 
 
+def file_id(param: str) -> int | None:
+    """A ``file`` parameter as a file id, or None when it isn't a plain (ASCII) number."""
+    if param.isascii() and param.isdigit() and len(param) <= 18:
+        return int(param)
+    return None
+
+
+def videos_of(title: Title) -> QuerySet[MediaFile]:
+    return MediaFile.objects.filter(title=title, role=MediaFile.Role.VIDEO)
+
+
+def main_video(title: Title) -> MediaFile | None:
+    """What plays when no file is named: the largest video (the lowest id among equals)."""
+    return videos_of(title).order_by("-size", "id").first()
+
+
 def choose_file(title: Title, file_param: str | None) -> MediaFile:
     """The video file to play: ``?file=<id>`` of this title, else the title's largest video."""
-    videos = MediaFile.objects.filter(title=title, role=MediaFile.Role.VIDEO)
     if file_param is not None:
-        if not file_param.isascii() or not file_param.isdigit() or len(file_param) > 18:
-            raise Refusal(404, "That file isn't one of this title's videos.")
-        file = videos.filter(pk=int(file_param)).first()
+        wanted = file_id(file_param)
+        file = videos_of(title).filter(pk=wanted).first() if wanted is not None else None
         if file is None:
             raise Refusal(404, "That file isn't one of this title's videos.")
         return file
-    file = videos.order_by("-size", "id").first()
+    file = main_video(title)
     if file is None:
         raise Refusal(404, "This title has no video file yet.")
     return file
-
-
-def download_path(title: Title, file: MediaFile) -> Path | None:
-    """``DOWNLOADS_DIR/<info_hash>/<torrent_path>``, or None if that would leave the folder."""
-    if not title.info_hash or not _INFO_HASH.match(title.info_hash) or not file.torrent_path:
-        return None
-    folder = (Path(settings.DOWNLOADS_DIR) / title.info_hash.lower()).resolve()
-    path = (folder / file.torrent_path).resolve()
-    if not path.is_relative_to(folder) or path == folder:
-        log.warning("refusing a torrent path outside its download folder: %r", file.torrent_path)
-        return None
-    return path
 
 
 def download_in_progress(title: Title) -> bool:
     """Whether the title's torrent is still downloading (so its files may be incomplete)."""
     if title.status == Status.COMPLETE:
         return False
-    try:
-        download = title.download  # torrents.models.Download
-    except ObjectDoesNotExist:
+    download = downloading.download_of(title)
+    if download is None:
         return title.status in (Status.PENDING, Status.DOWNLOADING)
     return not download.finished
 
@@ -242,7 +173,7 @@ def locate(pk: int, file_param: str | None) -> Located:
     name = Path(file.path or file.torrent_path or f"video-{file.pk}").name
     library_path = None
     if file.path:
-        library_path = files.resolve(file)
+        library_path = library_file(file)
         if library_path is None:  # the path would leave the data directory
             raise Refusal(404, "This video's file is missing.")
     in_download = download_path(title, file)
@@ -252,17 +183,16 @@ def locate(pk: int, file_param: str | None) -> Located:
         "info_hash": (title.info_hash or "").lower(),
         "torrent_index": file.torrent_index,
     }
-    downloading = download_in_progress(title)
+    in_progress = download_in_progress(title)
     candidates = [library_path, in_download]
-    if downloading:
+    if in_progress:
         # Only a filed copy can be complete; anything under downloads/ is still being written.
-        downloads = Path(settings.DOWNLOADS_DIR).resolve()
         candidates = [
-            p for p in [library_path] if p is not None and not p.is_relative_to(downloads)
+            p for p in [library_path] if p is not None and inside(settings.DOWNLOADS_DIR, p) is None
         ]
     for path in candidates:
         st = _regular_file(path)
-        if st is not None and (not downloading or not file.size or st.st_size == file.size):
+        if st is not None and (not in_progress or not file.size or st.st_size == file.size):
             return Located(
                 **common,
                 size=st.st_size,
@@ -271,7 +201,7 @@ def locate(pk: int, file_param: str | None) -> Located:
                 download_path=in_download,
                 mtime=st.st_mtime,
             )
-    if downloading:
+    if in_progress:
         return Located(
             **common, size=file.size, path=None, downloading=True, download_path=in_download
         )
@@ -324,14 +254,11 @@ def looks_unwritten(data: bytes) -> bool:
 class EngineReader:
     """Chunks of a file still downloading: from disk when the engine has them, else awaited."""
 
-    def __init__(self, engine: Any, located: Located, timeout: float = ENGINE_TIMEOUT) -> None:
+    def __init__(self, engine: PieceReader, located: Located, timeout: float) -> None:
+        """`timeout`: seconds to wait for one chunk (``settings.PLANK_STREAM_TIMEOUT``)."""
         self.engine = engine
         self.located = located
         self.timeout = timeout
-        self.timeouts = _stream_timeout_errors()
-        self._pieces: tuple[int, int] | None = (
-            None  # (a piece boundary, piece length), file offsets
-        )
 
     def has(self, offset: int, length: int) -> bool:
         loc = self.located
@@ -351,10 +278,10 @@ class EngineReader:
         if want <= 0:
             return want
         loc = self.located
-        span = getattr(self.engine, "piece_span", None)
+        at = offset + (0 if first else want - 1)
         try:
-            start, end = span(loc.info_hash, loc.torrent_index, offset + (0 if first else want - 1))
-        except Exception:  # no such method, no metadata yet ...: plain chunks
+            start, end = self.engine.piece_span(loc.info_hash, loc.torrent_index, at)
+        except Exception:  # no metadata yet, an engine that can't say ...: plain chunks
             return want
         if first:
             return max(1, min(want, end - offset))
@@ -363,12 +290,12 @@ class EngineReader:
         return start - offset if start > offset else want
 
     async def chunk(self, offset: int, length: int, *, urgent: bool = False) -> bytes:
-        """Bytes at `offset` (at most `length`); raises the engine's timeout when they don't come.
+        """Bytes at `offset` (at most `length`); raises `TimeoutError` when they don't come.
 
         Pieces the engine has are read from the file on disk, the cheap way. libtorrent may
         still hold a verified piece in its write buffer for a moment, though, so a read that
         looks unwritten (a run of zero bytes) is asked of the engine instead, which reads
-        through that buffer. ``urgent``: a new position (see the module doc)."""
+        through that buffer. ``urgent``: a new position (docs/streaming.md)."""
         loc = self.located
         if loc.download_path is not None and self.has(offset, length):
             try:
@@ -393,7 +320,7 @@ class EngineReader:
         while remaining > 0:
             try:
                 data = await self.chunk(offset, self.chunk_length(offset, remaining))
-            except self.timeouts:
+            except TimeoutError:
                 log.warning(
                     "stream of %s file %s: no data at %d within %.0f s; ending the response",
                     self.located.info_hash,
@@ -500,7 +427,7 @@ async def _serve_complete(request: HttpRequest, located: Located) -> HttpRespons
 
 
 async def _serve_downloading(request: HttpRequest, located: Located) -> HttpResponseBase:
-    engine = current_engine()
+    engine = downloading.current_reader()
     if engine is None:
         raise Refusal(
             503,
@@ -523,7 +450,7 @@ async def _serve_downloading(request: HttpRequest, located: Located) -> HttpResp
             "The BitTorrent engine isn't downloading this title right now. Try again in a moment.",
             {"Retry-After": str(RETRY_AFTER)},
         )
-    reader = EngineReader(engine, located, engine_timeout())
+    reader = EngineReader(engine, located, settings.PLANK_STREAM_TIMEOUT)
     try:
         byte_range = _range_for(request, located.size, None, None)
     except RangeError as exc:
@@ -547,10 +474,11 @@ async def _serve_downloading(request: HttpRequest, located: Located) -> HttpResp
             length if length <= CHUNK_SIZE else reader.chunk_length(start, length, first=True)
         )
         first = await reader.chunk(start, first_length, urgent=True)
-    except reader.timeouts:
+    except TimeoutError:
         raise Refusal(
             503,
-            f"The video is still arriving from the swarm: nothing came within {reader.timeout:g} seconds. Try again in a moment.",
+            "The video is still arriving from the swarm: nothing came within "
+            f"{reader.timeout:g} seconds. Try again in a moment.",
             {"Retry-After": str(RETRY_AFTER)},
         ) from None
     except Exception:
@@ -569,7 +497,7 @@ async def _serve_downloading(request: HttpRequest, located: Located) -> HttpResp
 
 @require_http_methods(["GET", "HEAD"])
 async def stream(request: HttpRequest, pk: int) -> HttpResponseBase:
-    """The video bytes of a title (see the module doc)."""
+    """The video bytes of a title (docs/streaming.md)."""
     user = await request.auser()
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())

@@ -1,21 +1,8 @@
 """Subtitles as WebVTT, the only format a browser's <track> element reads.
 
-`to_webvtt(path)` reads SubRip (.srt), SubStation Alpha (.ass/.ssa) or WebVTT (.vtt) in any
-common encoding (UTF-8 with or without BOM, UTF-16 with BOM, else Windows-1252, else Latin-1)
-and returns normalised WebVTT text:
-
-- ``WEBVTT``, a blank line, then each cue as ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` (plus any valid
-  WebVTT cue settings from a .vtt source) and its text lines, cues separated by one blank line,
-  sorted by start time, ending with a newline;
-- markup: only ``<b>``, ``<i>``, ``<u>`` survive (attributes dropped); every other tag is removed,
-  and ``<script>``/``<style>`` elements go with their content. ASS override blocks
-  (``{\\an8}``, ``{\\i1}``, drawings) are removed; ``\\N`` becomes a line break.
-- nothing is HTML-escaped, except what WebVTT itself needs: a ``<`` that isn't one of the allowed
-  tags becomes ``&lt;`` (otherwise the player would swallow the text after it), and ``-->``
-  inside text becomes ``--&gt;``.
-
-`subtitle_language(filename)` guesses a language tag ("en", "pt-BR") from a file name.
-`extract_embedded(video, stream_index)` turns a text subtitle track inside a video into WebVTT.
+`to_webvtt` normalises SubRip, SubStation Alpha and WebVTT files (any common encoding, only
+safe markup), `extract_embedded` does the same for a text track inside a video, and
+`subtitle_language` guesses a language from a file name. The rules: docs/streaming.md.
 """
 
 from __future__ import annotations
@@ -23,12 +10,14 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import av.error
+
+from media.files import replacing
+from media.probe import TEXT_SUBTITLES, codec_name
 
 MAX_BYTES = 20 * 1024 * 1024  # no real subtitle file is this big
 ALLOWED_TAGS = frozenset({"b", "i", "u"})
@@ -123,22 +112,10 @@ def to_webvtt(src_path: str | os.PathLike[str]) -> str:
 
 def write_webvtt(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
     """Convert `src` to WebVTT at `dst` (UTF-8), atomically; return `dst`."""
-    return write_text_atomic(dst, to_webvtt(src))
-
-
-def write_text_atomic(dst: str | os.PathLike[str], text: str) -> Path:
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name[:60]}.", suffix=".part", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dst
+    text = to_webvtt(src)
+    with replacing(dst) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+    return Path(dst)
 
 
 # --------------------------------------------------------------------------- writing
@@ -395,9 +372,8 @@ def extract_embedded(src: str | os.PathLike[str], stream_index: int) -> str:
                 raise SubtitleError(f"{path.name}: no stream {stream_index}") from None
             if stream.type != "subtitle":
                 raise SubtitleError(f"{path.name}: stream {stream_index} isn't subtitles")
-            codec = stream.codec_context.codec
-            name = str(getattr(codec, "canonical_name", None) or stream.codec_context.name)
-            if name not in ("subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"):
+            name = codec_name(stream)
+            if name not in TEXT_SUBTITLES:
                 raise SubtitleError(
                     f"{path.name}: {name} subtitles are pictures, not text; they can't be "
                     "turned into WebVTT"
