@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_save, pre_save
 
 
 class BrowseConfig(AppConfig):
@@ -9,8 +10,8 @@ class BrowseConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save, pre_save
-
+        # Models can be imported only once the apps are loaded, hence the imports here. The
+        # live declarations (browse/live.py) are imported by the live app, with every app's.
         from browse import discover, matching
         from media.models import Title
         from plank import system

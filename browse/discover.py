@@ -1,34 +1,10 @@
 """Discovery through the per-key cache: every TMDB answer a page shows comes from here.
 
 Each function returns :class:`Fetched` (the value, and whether it is served although TMDB is
-failing) or raises:
-
-- :class:`NotConfigured` when no usable TMDB credential is set (the page shows a setup card);
-- a :class:`browse.tmdb.TMDBError` (an ``UpstreamError``) when TMDB fails and nothing is cached
-  (the page shows the message and a Retry button).
-
-Keys and lifetimes (stale after / kept for):
-
-=====================================  ===========  =======
-``("tmdb", "trending", kind, page)``   10 minutes   1 day
-``("tmdb", "popular", kind, page)``    10 minutes   1 day
-``("tmdb", "search", query, page)``    1 hour       1 day   (movies and shows)
-``("tmdb", "search", kind, q, y, p)``  1 hour       1 day   (one kind, a year or 0)
-``("tmdb", "movie", id)``              12 hours     7 days
-``("tmdb", "tv", id)``                 12 hours     7 days
-``("tmdb", "season", id, n)``          12 hours     7 days
-``("tmdb", "configuration")``          1 day        7 days
-``("tmdb", "genres", kind)``           1 day        7 days
-=====================================  ===========  =======
-
-"Kept for" is longer than "stale after" so that a value can be served, flagged, while TMDB is
-down. "Popular, all" has no key of its own: it merges the movie and the show page of the same
-number (fetched side by side), alternating movie and show so neither crowds the other out
-(TMDB's popularity scales differ between movies and shows).
-
-The client is built from :func:`plank.models.get_preferences` (key and language) and
-``settings.PLANK_TMDB_BASE_URL`` on every call: a key saved on the settings page takes effect on
-the next request.
+failing) or raises a :class:`browse.tmdb.TMDBError`: :class:`NotConfigured` when no usable key
+is set, another one when TMDB fails and nothing is cached. The client is built from the
+preferences on every call, so a key saved on the settings page takes effect at once. Keys,
+lifetimes and the merged "popular, all" page: ``docs/browse.md``.
 """
 
 from __future__ import annotations
@@ -38,12 +14,23 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 
-from browse import tmdb
+from browse import live
 from browse.tmdb import (
+    BAD_KEY_MESSAGE,
+    NO_KEY_MESSAGE,
+    TMDBAuthError,
+    TMDBClient,
+    TMDBError,
+    Window,
+    check_id,
+    check_page,
+    check_season,
+)
+from browse.tmdb_answers import (
     MAX_PAGE,
     ImageConfig,
     MovieDetails,
@@ -51,17 +38,21 @@ from browse.tmdb import (
     SeasonDetails,
     ShowDetails,
     Summary,
-    TMDBAuthError,
-    TMDBClient,
+    empty_page,
 )
+from media.models import Title
 from plank.live import cache as live_cache
+from plank.live.events import emit
+from plank.live.keys import to_path
+from plank.models import Preferences, get_preferences
+from plank.system import Check
+from plank.tmdb_credentials import credential_kind
 
 T = TypeVar("T")
 
-ListType = Literal["trending", "popular"]
-Filter = Literal["all", "movie", "tv"]
 LIST_TYPES: tuple[str, ...] = ("trending", "popular")
 FILTERS: tuple[str, ...] = ("all", "movie", "tv")
+KINDS: tuple[str, ...] = ("movie", "tv")
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 LIST_STALE, LIST_EXPIRE = 10 * MINUTE, DAY
@@ -74,20 +65,18 @@ INTERACTIVE_RETRIES = 1
 BACKGROUND_RETRIES = 3
 
 MAX_QUERY = 100
-TRENDING_WINDOW: tmdb.Window = "week"
+TRENDING_WINDOW: Window = "week"
+DEFAULT_LANGUAGE = "en-US"
 
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="discover")
 
 
-class NotConfigured(Exception):
-    """No usable TMDB credential: the page shows the setup card with ``message``."""
+class NotConfigured(TMDBAuthError):
+    """No usable TMDB credential (none, or malformed), so nothing was sent: the page shows the
+    setup card with ``message``."""
 
-    def __init__(self, message: str = tmdb.NO_KEY_MESSAGE) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, message: str = NO_KEY_MESSAGE) -> None:
+        super().__init__(message, transient=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,23 +94,21 @@ class Fetched(Generic[T]):
 
 def credentials() -> tuple[str, str]:
     """The TMDB credential and language from the preferences (the environment seeds them)."""
-    from plank.models import get_preferences
-
     prefs = get_preferences()
     key = (prefs.tmdb_api_key or "").strip()
-    return key, (prefs.tmdb_language or "en-US").strip() or "en-US"
+    return key, (prefs.tmdb_language or "").strip() or DEFAULT_LANGUAGE
 
 
 def is_configured() -> bool:
     key, _ = credentials()
-    return tmdb.credential_kind(key) is not None
+    return credential_kind(key) is not None
 
 
 def client(api_key: str | None = None, language: str | None = None) -> TMDBClient:
     """A client for the stored (or the given) credential; :class:`NotConfigured` if unusable."""
     stored_key, stored_language = credentials() if api_key is None or language is None else ("", "")
     key = (api_key if api_key is not None else stored_key).strip()
-    lang = (language if language is not None else stored_language).strip() or "en-US"
+    lang = (language if language is not None else stored_language).strip() or DEFAULT_LANGUAGE
     try:
         return TMDBClient(key, settings.PLANK_TMDB_BASE_URL, language=lang)
     except TMDBAuthError as exc:  # empty or malformed: nothing was sent to TMDB
@@ -152,10 +139,10 @@ def _retries(background: bool) -> int:
     return BACKGROUND_RETRIES if background else INTERACTIVE_RETRIES
 
 
-def check_page(page: int) -> int:
-    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
-        raise ValueError(f"page must be an int from 1 to {MAX_PAGE}")
-    return page
+def _check_kind(kind: str, allowed: tuple[str, ...]) -> str:
+    if kind not in allowed:
+        raise ValueError(f"unknown kind {kind!r}")
+    return kind
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -164,12 +151,9 @@ def check_page(page: int) -> int:
 def trending(
     kind: str = "all", page: int = 1, *, background: bool = False
 ) -> Fetched[Page[Summary]]:
-    if kind not in FILTERS:
-        raise ValueError(f"unknown kind {kind!r}")
-    page = check_page(page)
-    api = client()
+    kind, page, api = _check_kind(kind, FILTERS), check_page(page), client()
     return _fetch(
-        ("tmdb", "trending", kind, page),
+        live.trending(kind, page),
         lambda: api.trending(kind, page, TRENDING_WINDOW),  # type: ignore[arg-type]
         stale=LIST_STALE,
         expire=LIST_EXPIRE,
@@ -179,7 +163,7 @@ def trending(
 
 def _popular_one(api: TMDBClient, kind: str, page: int, retries: int) -> Fetched[Page[Summary]]:
     return _fetch(
-        ("tmdb", "popular", kind, page),
+        live.popular(kind, page),
         lambda: api.popular(kind, page),  # type: ignore[arg-type]
         stale=LIST_STALE,
         expire=LIST_EXPIRE,
@@ -190,10 +174,7 @@ def _popular_one(api: TMDBClient, kind: str, page: int, retries: int) -> Fetched
 def popular(
     kind: str = "all", page: int = 1, *, background: bool = False
 ) -> Fetched[Page[Summary]]:
-    if kind not in FILTERS:
-        raise ValueError(f"unknown kind {kind!r}")
-    page = check_page(page)
-    api = client()
+    kind, page, api = _check_kind(kind, FILTERS), check_page(page), client()
     retries = _retries(background)
     if kind != "all":
         return _popular_one(api, kind, page, retries)
@@ -241,6 +222,12 @@ def listing(list_type: str, kind: str, page: int) -> Fetched[Page[Summary]]:
 # --- search ---------------------------------------------------------------------------------
 
 
+def tidy_query(text: str) -> str:
+    """A query as a person typed it, tidied for the page: whitespace collapsed, at most
+    :data:`MAX_QUERY` characters."""
+    return " ".join(str(text or "").split())[:MAX_QUERY]
+
+
 def normalize_query(query: str) -> str:
     """The query as cached and sent: whitespace collapsed, case folded, at most 100 chars."""
     text = "".join(
@@ -251,8 +238,9 @@ def normalize_query(query: str) -> str:
     return " ".join(text.split()).casefold()[:MAX_QUERY].strip()
 
 
-def _key_part(query: str) -> str:
-    # Key parts cannot hold "/"; "%" is escaped first so the spelling stays one-to-one.
+def key_part(query: str) -> str:
+    """A query as a key part: key parts cannot hold "/" ("%" is escaped first, so the spelling
+    stays one-to-one)."""
     return query.replace("%", "%25").replace("/", "%2F")
 
 
@@ -298,18 +286,15 @@ def search(
     query: str, page: int = 1, kind: str = "all", *, background: bool = False
 ) -> Fetched[Page[Summary]]:
     """Movies and shows together (``kind`` "all"), or one kind; ranked within the page."""
-    if kind not in FILTERS:
-        raise ValueError(f"unknown kind {kind!r}")
-    q = normalize_query(query)
-    page = check_page(page)
+    kind, q, page = _check_kind(kind, FILTERS), normalize_query(query), check_page(page)
     if not q:
-        return Fetched(Page(page=1, total_pages=0, total_results=0, results=()))
+        return Fetched(empty_page())
     if kind != "all":
         fetched = search_kind(kind, q, None, page=page, background=background)
     else:
         api = client()
         fetched = _fetch(
-            ("tmdb", "search", _key_part(q), page),
+            live.search(key_part(q), page),
             lambda: api.search(q, page),
             stale=SEARCH_STALE,
             expire=SEARCH_EXPIRE,
@@ -322,23 +307,17 @@ def search(
 def search_kind(
     kind: str, query: str, year: int | None = None, *, page: int = 1, background: bool = True
 ) -> Fetched[Page[Summary]]:
-    """Movies or shows only, optionally of one year (TMDB's order, not ranked).
-
-    Key: ``("tmdb", "search", kind, query, year or 0, page)``.
-    """
-    if kind not in ("movie", "tv"):
-        raise ValueError(f"unknown kind {kind!r}")
-    q = normalize_query(query)
-    page = check_page(page)
+    """Movies or shows only, optionally of one year (TMDB's order, not ranked)."""
+    kind, q, page = _check_kind(kind, KINDS), normalize_query(query), check_page(page)
     if not q:
-        return Fetched(Page(page=1, total_pages=0, total_results=0, results=()))
+        return Fetched(empty_page())
     api = client()
     if kind == "movie":
         fetcher: Callable[[], Page[Summary]] = lambda: api.search_movie(q, year, page)  # noqa: E731
     else:
         fetcher = lambda: api.search_tv(q, year, page)  # noqa: E731
     return _fetch(
-        ("tmdb", "search", kind, _key_part(q), year or 0, page),
+        live.search_kind(kind, key_part(q), year, page),
         fetcher,
         stale=SEARCH_STALE,
         expire=SEARCH_EXPIRE,
@@ -347,12 +326,6 @@ def search_kind(
 
 
 # --- details --------------------------------------------------------------------------------
-
-
-def _check_id(tmdb_id: int) -> int:
-    if isinstance(tmdb_id, bool) or not isinstance(tmdb_id, int) or tmdb_id <= 0:
-        raise ValueError("a TMDB id is a positive int")
-    return tmdb_id
 
 
 def movie(tmdb_id: int, *, background: bool = False) -> Fetched[MovieDetails]:
@@ -365,13 +338,10 @@ def tv(tmdb_id: int, *, background: bool = False) -> Fetched[ShowDetails]:
 
 def details(kind: str, tmdb_id: int, *, background: bool = False) -> Fetched[Any]:
     """A movie's or a show's details (``kind`` "movie" or "tv")."""
-    if kind not in ("movie", "tv"):
-        raise ValueError(f"unknown kind {kind!r}")
-    tmdb_id = _check_id(tmdb_id)
-    api = client()
+    kind, tmdb_id, api = _check_kind(kind, KINDS), check_id(tmdb_id), client()
     get = api.movie if kind == "movie" else api.tv
     return _fetch(
-        ("tmdb", kind, tmdb_id),
+        live.details(kind, tmdb_id),
         lambda: get(tmdb_id),
         stale=DETAILS_STALE,
         expire=DETAILS_EXPIRE,
@@ -380,12 +350,9 @@ def details(kind: str, tmdb_id: int, *, background: bool = False) -> Fetched[Any
 
 
 def season(tmdb_id: int, number: int, *, background: bool = False) -> Fetched[SeasonDetails]:
-    tmdb_id = _check_id(tmdb_id)
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 1000:
-        raise ValueError("a season number is an int from 0")
-    api = client()
+    tmdb_id, number, api = check_id(tmdb_id), check_season(number), client()
     return _fetch(
-        ("tmdb", "season", tmdb_id, number),
+        live.season(tmdb_id, number),
         lambda: api.season(tmdb_id, number),
         stale=DETAILS_STALE,
         expire=DETAILS_EXPIRE,
@@ -393,23 +360,24 @@ def season(tmdb_id: int, number: int, *, background: bool = False) -> Fetched[Se
     )
 
 
-def configuration(*, background: bool = False) -> Fetched[ImageConfig]:
-    api = client()
+def _configuration(api: TMDBClient, retries: int) -> Fetched[ImageConfig]:
     return _fetch(
-        ("tmdb", "configuration"),
+        live.CONFIGURATION,
         api.configuration,
         stale=CONFIG_STALE,
         expire=CONFIG_EXPIRE,
-        retries=_retries(background),
+        retries=retries,
     )
 
 
+def configuration(*, background: bool = False) -> Fetched[ImageConfig]:
+    return _configuration(client(), _retries(background))
+
+
 def genres(kind: str, *, background: bool = False) -> Fetched[dict[int, str]]:
-    if kind not in ("movie", "tv"):
-        raise ValueError(f"unknown kind {kind!r}")
-    api = client()
+    kind, api = _check_kind(kind, KINDS), client()
     return _fetch(
-        ("tmdb", "genres", kind),
+        live.genres(kind),
         lambda: api.genres(kind),  # type: ignore[arg-type]
         stale=CONFIG_STALE,
         expire=CONFIG_EXPIRE,
@@ -422,16 +390,10 @@ def genres(kind: str, *, background: bool = False) -> Fetched[dict[int, str]]:
 
 def in_library(items: Iterable[Summary | Any]) -> set[tuple[str, int]]:
     """``(kind, tmdb_id)`` of the given items that have a Title in the library."""
-    from media.models import Status, Title
-
     ids = {item.tmdb_id for item in items}
     if not ids:
         return set()
-    rows = (
-        Title.objects.filter(tmdb_id__in=ids)
-        .exclude(status=Status.REMOVED)
-        .values_list("kind", "tmdb_id")
-    )
+    rows = Title.objects.in_library().filter(tmdb_id__in=ids).values_list("kind", "tmdb_id")
     return {(kind, tmdb_id) for kind, tmdb_id in rows}
 
 
@@ -453,7 +415,7 @@ def warm(pages: int = 1, *, progress: Callable[[str], None] | None = None) -> in
                     lambda k=kind, n=number: trending(k, n, background=True),
                 )
             )
-        for kind in ("movie", "tv"):
+        for kind in KINDS:
             jobs.append(
                 (
                     f"popular {kind} {number}",
@@ -466,7 +428,7 @@ def warm(pages: int = 1, *, progress: Callable[[str], None] | None = None) -> in
             progress(label)
         try:
             job()
-        except tmdb.TMDBError:
+        except TMDBError:
             failed += 1
     return failed
 
@@ -474,22 +436,20 @@ def warm(pages: int = 1, *, progress: Callable[[str], None] | None = None) -> in
 # --- health and settings changes ------------------------------------------------------------
 
 
-def health() -> Any:
+def health() -> Check:
     """The /system/ check for TMDB: configured, reachable (cached), cache counters."""
-    from plank.system import Check
-
     key, language = credentials()
-    kind = tmdb.credential_kind(key)
+    kind = credential_kind(key)
     base = settings.PLANK_TMDB_BASE_URL
     if kind is None:
-        message = tmdb.NO_KEY_MESSAGE if not key else tmdb.BAD_KEY_MESSAGE
+        message = NO_KEY_MESSAGE if not key else BAD_KEY_MESSAGE
         return Check(name="TMDB", ok=False, summary=message, details=[("address", base)])
     details = [
         ("credential", "API key (v3)" if kind == "v3" else "read access token (v4)"),
         ("address", base),
         ("language", language),
     ]
-    counters = live_cache.stats().get("tmdb")
+    counters = live_cache.stats().get(to_path(live.TMDB))
     if counters:
         details.append(
             (
@@ -499,29 +459,22 @@ def health() -> Any:
                 f"{counters['errors']} errors",
             )
         )
-    api = client()
     try:
-        result = live_cache.fetch(
-            ("tmdb", "configuration"),
-            api.configuration,
-            stale=CONFIG_STALE,
-            expire=CONFIG_EXPIRE,
-            retries=0,
-        )
-    except tmdb.TMDBError as exc:
+        fetched = _configuration(client(), retries=0)
+    except TMDBError as exc:
         return Check(name="TMDB", ok=False, summary=exc.message, details=details)
-    if result.stale:
+    if fetched.stale:
         return Check(
-            name="TMDB", ok=False, summary=result.error or "TMDB is failing", details=details
+            name="TMDB", ok=False, summary=fetched.error or "TMDB is failing", details=details
         )
     return Check(name="TMDB", ok=True, summary="connected", details=details)
 
 
-def _tmdb_settings(prefs: Any) -> tuple[str, str]:
+def _tmdb_settings(prefs: Preferences) -> tuple[str, str]:
     return (prefs.tmdb_api_key or "").strip(), (prefs.tmdb_language or "").strip()
 
 
-def remember_tmdb_settings(sender: type, instance: Any, **kwargs: Any) -> None:
+def remember_tmdb_settings(sender: type[Preferences], instance: Preferences, **kwargs: Any) -> None:
     """pre_save of Preferences: note the stored TMDB key and language."""
     if kwargs.get("raw") or instance.pk is None:
         return
@@ -531,7 +484,9 @@ def remember_tmdb_settings(sender: type, instance: Any, **kwargs: Any) -> None:
     )
 
 
-def tmdb_settings_saved(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
+def tmdb_settings_saved(
+    sender: type[Preferences], instance: Preferences, created: bool, **kwargs: Any
+) -> None:
     """post_save of Preferences: a new key or language makes every cached TMDB answer stale
     (in every process: the outbox relays it) and pages showing them refetch."""
     if kwargs.get("raw") or created:  # the first row holds the environment's values
@@ -539,6 +494,6 @@ def tmdb_settings_saved(sender: type, instance: Any, created: bool, **kwargs: An
     old = getattr(instance, "_browse_old_tmdb", None)
     if old is not None and old == _tmdb_settings(instance):
         return
-    from plank.live.events import emit
-
-    emit(("tmdb",))
+    # Not a row of browse's: the TMDB identity every cached answer was fetched with changed.
+    # (The preferences' own save is announced by their declaration, plank/live/project.py.)
+    emit(live.TMDB)

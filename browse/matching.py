@@ -1,27 +1,10 @@
 """Library metadata from TMDB: match a title added by magnet, refresh a matched one, fix a match.
 
-A title added by magnet has only what its release name said (a title, maybe a year). In the
-background (:data:`match_title`, a django-tasks task; :func:`run_match` is the direct call) it
-is searched on TMDB by that title and year; every candidate gets a confidence from 0 to 1:
-
-    0.6 × title similarity² (the better of title / original title, loosely compared;
-          squared, so that a longer title sharing a prefix stays well below a match)
-  + 0.3 × year agreement (same year 1, one off or unknown 0.5, else 0)
-  + 0.1 × popularity (log scale, 1 at a TMDB popularity of 1000)
-  − an ambiguity penalty when the runner-up is within 0.05 of the best
-
-and the best is applied only at :data:`CONFIDENCE_THRESHOLD` or above (an exact title with the
-right year always is; an exact title with a wrong year never is). Applying fills the title's
-name, original title, year, overview, poster, TMDB and IMDb ids, and for shows the seasons and
-episodes (rows added and renamed, never deleted on a refresh, since files point at episodes).
-
-A title that already has a TMDB id is *refreshed* by that id instead (``manage.py sync``).
-:func:`fix_match` is the title page's "Fix match": a person picks the TMDB entry; it is applied
-at confidence 1 and never second-guessed by the automatic matcher.
-
-Each title is written in its own transaction with its ``emit(("media",))``, so open pages update
-live and an interrupted run leaves every title either fully updated or untouched. TMDB is read
-before the transaction starts (through the per-key cache), never inside it.
+A title with no TMDB id is searched by its name and year (in the background: :data:`match_title`)
+and the best candidate is applied when its confidence reaches :data:`CONFIDENCE_THRESHOLD`; one
+with an id is refreshed by it (``manage.py sync``); :func:`fix_match` applies a person's choice.
+TMDB is read first, then each title is written in one transaction. The score and the rules:
+``docs/browse.md``.
 """
 
 from __future__ import annotations
@@ -32,16 +15,21 @@ from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
+from cachalot.api import cachalot_disabled
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
 from browse import discover
-from browse.discover import NotConfigured, title_words
-from browse.models import MetadataSync
-from browse.tmdb import MovieDetails, SeasonDetails, ShowDetails, Summary, TMDBError, TMDBNotFound
+from browse.discover import title_words
+from browse.models import MetadataSync, SyncRun
+from browse.tmdb import TMDBError, TMDBNotFound
+from browse.tmdb_answers import MovieDetails, SeasonDetails, ShowDetails, Summary
+from media import library
+from media import live as media_live
 from media.models import Episode, Kind, Season, Status, Title
 from plank.live.events import emit
+from plank.system import Check
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -51,7 +39,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONFIDENCE_THRESHOLD = 0.75
-LIBRARY = ("media",)
 
 Details = MovieDetails | ShowDetails
 
@@ -131,14 +118,17 @@ def rank_candidates(name: str, year: int | None, items: list[Summary]) -> list[C
     return scored
 
 
-def candidates(kind: str, name: str, year: int | None) -> list[Candidate]:
-    """TMDB's answers for a parsed name (and year), scored. Without a hit for the year, the
-    year is dropped from the search (releases are sometimes dated a year off)."""
+def candidates(
+    kind: str, name: str, year: int | None, *, background: bool = True
+) -> list[Candidate]:
+    """TMDB's answers for a name (and year), scored. Without a hit for the year, the year is
+    dropped from the search (releases are sometimes dated a year off). ``background``: False
+    when a person waits (the "Fix match" page)."""
     results: list[Summary] = []
     if year is not None:
-        results = list(discover.search_kind(kind, name, year).value.results)
+        results = list(discover.search_kind(kind, name, year, background=background).value.results)
     if not results:
-        results = list(discover.search_kind(kind, name, None).value.results)
+        results = list(discover.search_kind(kind, name, None, background=background).value.results)
     return rank_candidates(name, year, results[:20])
 
 
@@ -223,6 +213,10 @@ def _sync_seasons(title: Title, seasons: tuple[SeasonDetails, ...]) -> None:
         Episode.objects.bulk_update(
             changed_episodes, ["name", "overview", "air_date"], batch_size=500
         )
+    if new_seasons or changed_seasons or new_episodes or changed_episodes:
+        # Bulk writes send no signals, so the declarations do not see these rows. LIBRARY is
+        # what the title's own save announces in this transaction: one announcement for both.
+        emit(media_live.LIBRARY)
 
 
 def apply(
@@ -234,7 +228,7 @@ def apply(
     only_if_unmatched: bool = False,
     replace_seasons: bool = False,
 ) -> Title | None:
-    """Write ``collected`` onto the title in one transaction, announced with ("media",).
+    """Write ``collected`` onto the title in one transaction (announced by the saves).
 
     ``only_if_unmatched``: do nothing when the title got a TMDB id meanwhile (someone fixed it
     or added it from the details page while the automatic match was searching). Returns the
@@ -264,7 +258,6 @@ def apply(
         if confidence is not None:
             defaults["confidence"] = confidence
         MetadataSync.objects.update_or_create(title=title, defaults=defaults)
-        emit(LIBRARY)
     return title
 
 
@@ -281,7 +274,6 @@ def _record_failure(
             sync.confidence = confidence
         sync.candidate_tmdb_id = candidate
         sync.save()
-        emit(LIBRARY)
 
 
 # --- the entry points -----------------------------------------------------------------------
@@ -296,10 +288,7 @@ def run_match(title_id: int) -> MatchOutcome:
         if title.tmdb_id is not None:
             return _refresh(title)
         return _match(title)
-    except NotConfigured as exc:
-        _record_failure(title_id, exc.message)
-        return MatchOutcome(title_id, False, message=exc.message)
-    except TMDBError as exc:
+    except TMDBError as exc:  # NotConfigured too
         _record_failure(title_id, exc.message)
         return MatchOutcome(title_id, False, message=exc.message)
 
@@ -384,12 +373,8 @@ class Added:
 
 
 def find_in_library(kind: str, tmdb_id: int) -> Title | None:
-    return (
-        Title.objects.filter(kind=kind, tmdb_id=tmdb_id)
-        .exclude(status=Status.REMOVED)
-        .order_by("added_at", "id")
-        .first()
-    )
+    titles = Title.objects.in_library().filter(kind=kind, tmdb_id=tmdb_id)
+    return titles.order_by("added_at", "id").first()
 
 
 def add_wanted(details: Details, user: AbstractBaseUser | None) -> Added:
@@ -413,7 +398,6 @@ def add_wanted(details: Details, user: AbstractBaseUser | None) -> Added:
             matched_at=now,
             synced_at=now if title.kind != Kind.TV else None,
         )
-        emit(LIBRARY)
     if title.kind == Kind.TV:  # seasons and episodes in the background
         transaction.on_commit(lambda: enqueue_match(title.pk))
     return Added(title, created=True)
@@ -424,8 +408,6 @@ def add_with_magnet(details: Details, magnet: Magnet, user: AbstractBaseUser | N
 
     A wanted entry for the same TMDB title (no magnet yet) is fulfilled: it goes.
     """
-    from media import library
-
     result = library.add_magnet(magnet, details.kind, user)
     if not result.created:
         # That magnet is already a title: lead there, never rewrite it with these details.
@@ -442,9 +424,7 @@ def add_with_magnet(details: Details, magnet: Magnet, user: AbstractBaseUser | N
         wanted = Title.objects.filter(
             kind=details.kind, tmdb_id=details.tmdb_id, magnet="", info_hash__isnull=True
         ).exclude(pk=result.title.pk)
-        if wanted.exists():
-            wanted.delete()
-            emit(LIBRARY)
+        wanted.delete()  # one by one, with signals: each announced by its declaration
     if details.kind == Kind.TV:
         transaction.on_commit(lambda: enqueue_match(result.title.pk))
     result.title.refresh_from_db()
@@ -474,19 +454,14 @@ def on_title_saved(sender: type[Title], instance: Title, created: bool, **kwargs
 # --- /system/ -------------------------------------------------------------------------------
 
 
-def sync_health() -> Any:
+def sync_health() -> Check:
     """The /system/ check for library metadata: the newest sync run and the match counts.
 
     Read past the ORM cache: a sync runs in another process and writes progress often.
     """
-    from cachalot.api import cachalot_disabled
-
-    from browse.models import SyncRun
-    from plank.system import Check
-
     with cachalot_disabled():
         run = SyncRun.objects.order_by("-started_at", "-id").first()
-        titles = Title.objects.exclude(status=Status.REMOVED)
+        titles = Title.objects.in_library()
         total = titles.count()
         matched = titles.filter(tmdb_id__isnull=False).count()
         unsure = MetadataSync.objects.filter(

@@ -1,7 +1,7 @@
 """Browse pages: the poster grid (trending / popular / search), details, seasons, adding to the
 library, "Fix match", and the settings page's "test connection". Views parse the request, call
 :mod:`browse.discover` / :mod:`browse.matching`, and render; TMDB trouble is a message in the
-page (with a Retry), never a 500.
+page (:func:`tmdb_trouble`), never a 500.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from browse import discover, matching
-from browse.discover import FILTERS, LIST_TYPES, Fetched, NotConfigured
+from browse import discover, live, matching
+from browse.discover import FILTERS, LIST_TYPES, Fetched
+from browse.forms import MatchChoiceForm, MatchSearchForm
 from browse.models import MetadataSync
-from browse.tmdb import MAX_PAGE, Page, Summary, TMDBAuthError, TMDBError, TMDBNotFound
+from browse.tmdb import TMDBAuthError, TMDBError, TMDBNotFound
+from browse.tmdb_answers import MAX_PAGE, Page, Summary
+from media import live as media_live
 from media.magnets import MagnetError, parse_magnet
-from media.models import Kind, Title
+from media.models import Title
 
 LIST_LABELS = {"trending": "Trending", "popular": "Popular"}
 FILTER_LABELS = {"all": "All", "movie": "Movies", "tv": "TV"}
@@ -54,12 +57,11 @@ class Params:
     def from_request(cls, request: HttpRequest) -> Params:
         list_type = request.GET.get("type", "")
         filt = request.GET.get("filter", "")
-        query = " ".join(request.GET.get("q", "").split())[: discover.MAX_QUERY]
         return cls(
             list_type=list_type if list_type in LIST_TYPES else "trending",
             filter=filt if filt in FILTERS else "all",
             page=parse_page(request.GET.get("page")),
-            query=query,
+            query=discover.tidy_query(request.GET.get("q", "")),
         )
 
     def url(self, **changes: Any) -> str:
@@ -88,17 +90,59 @@ class Card:
     in_library: bool
 
 
-def _fetched_at(fetched: Fetched[Any]) -> datetime | None:
-    if not fetched.fetched_at:
-        return None
-    return datetime.fromtimestamp(fetched.fetched_at, tz=UTC)
+# --- TMDB trouble ---------------------------------------------------------------------------
 
 
-def _live_key(params: Params) -> tuple[str, ...]:
-    """The chunk's live key: any library change under it re-renders its badges."""
-    return (
-        ("media", "list", params.filter) if params.filter in ("movie", "tv") else ("media", "list")
+def setup_page(request: HttpRequest, message: str, **context: Any) -> HttpResponse:
+    """The setup card: no usable TMDB key, or TMDB refused it."""
+    return render(request, "browse/setup.html", {"nav": "browse", "message": message, **context})
+
+
+def not_found_page(request: HttpRequest, message: str) -> HttpResponse:
+    return render(
+        request, "browse/not_found.html", {"nav": "browse", "message": message}, status=404
     )
+
+
+def failure_page(
+    request: HttpRequest, message: str, retry_url: str, **context: Any
+) -> HttpResponse:
+    """A cold page TMDB could not give: the message and a Retry, status 503 (never a 500)."""
+    response = render(
+        request,
+        "browse/failure.html",
+        {"nav": "browse", "message": message, "retry_url": retry_url, **context},
+        status=503,
+    )
+    response["Retry-After"] = RETRY_AFTER
+    return response
+
+
+def tmdb_trouble(
+    request: HttpRequest, exc: TMDBError, *, retry_url: str = "", **context: Any
+) -> HttpResponse:
+    """The whole page for a TMDB error: the setup card when there is no usable key or TMDB
+    refused it, "not found" when TMDB has no such thing, else the message and a Retry (to
+    ``retry_url``, by default this page). ``context`` goes to the setup and failure pages."""
+    if isinstance(exc, TMDBAuthError):  # NotConfigured too
+        return setup_page(request, exc.message, **context)
+    if isinstance(exc, TMDBNotFound):
+        return not_found_page(request, exc.message)
+    return failure_page(request, exc.message, retry_url or request.get_full_path(), **context)
+
+
+def refresh_failed() -> HttpResponse:
+    """A live refresh (an htmx swap of a shown part) that TMDB failed: keep what is shown."""
+    return HttpResponse(status=204)
+
+
+def freshness(fetched: Fetched[Any]) -> dict[str, Any]:
+    """A cached value's age for ``browse/_stale.html``: served stale (and why), fetched when."""
+    fetched_at = datetime.fromtimestamp(fetched.fetched_at, tz=UTC) if fetched.fetched_at else None
+    return {"stale": fetched.stale, "stale_error": fetched.error, "fetched_at": fetched_at}
+
+
+# --- the grid -------------------------------------------------------------------------------
 
 
 def _load(params: Params) -> Fetched[Page[Summary]]:
@@ -115,10 +159,8 @@ def _grid_context(params: Params, fetched: Fetched[Page[Summary]]) -> dict[str, 
         "params": params,
         "page": page,
         "cards": cards,
-        "stale": fetched.stale,
-        "stale_error": fetched.error,
-        "fetched_at": _fetched_at(fetched),
-        "chunk_key": _live_key(params),
+        **freshness(fetched),
+        "chunk_key": live.grid_chunk(params.filter),
         "chunk_url": params.url(partial="cards"),
         "more_url": params.url(page=params.page + 1, partial="more"),
         "prev_url": params.url(page=params.page - 1) if page.has_previous else "",
@@ -143,35 +185,7 @@ def _controls(params: Params) -> dict[str, Any]:
     return {"types": types, "filters": filters}
 
 
-def _setup(request: HttpRequest, message: str, **context: Any) -> HttpResponse:
-    return render(
-        request,
-        "browse/setup.html",
-        {"nav": "browse", "message": message, **context},
-    )
-
-
-def _failure(request: HttpRequest, exc: TMDBError, retry_url: str, **context: Any) -> HttpResponse:
-    """A cold page TMDB could not give: the message and a Retry, status 503 (never a 500)."""
-    if isinstance(exc, TMDBAuthError):
-        return _setup(request, exc.message)
-    response = render(
-        request,
-        "browse/failure.html",
-        {"nav": "browse", "message": exc.message, "retry_url": retry_url, **context},
-        status=503,
-    )
-    response["Retry-After"] = RETRY_AFTER
-    return response
-
-
-def _not_found(request: HttpRequest, message: str) -> HttpResponse:
-    return render(
-        request, "browse/not_found.html", {"nav": "browse", "message": message}, status=404
-    )
-
-
-# --- the grid -------------------------------------------------------------------------------
+GRID_PARTIALS = {"cards": "browse/index.html#cards", "more": "browse/index.html#more"}
 
 
 @require_GET
@@ -180,36 +194,22 @@ def index(request: HttpRequest) -> HttpResponse:
     partial = request.GET.get("partial") if request.htmx else None
     try:
         fetched = _load(params)
-    except NotConfigured as exc:
-        if partial:
-            return HttpResponse(status=204)
-        return _setup(request, exc.message, params=params, **_controls(params))
     except TMDBError as exc:
-        if partial == "cards":
-            return HttpResponse(status=204)  # a live refresh: keep what is shown
-        if partial == "more":
-            return render(
-                request,
-                "browse/index.html#more-failed",
-                {"message": exc.message, "more_url": params.url(partial="more")},
-            )
-        return _failure(request, exc, request.get_full_path(), params=params, **_controls(params))
+        if partial == "more":  # the next page, asked for by scrolling: the message and a Retry
+            more = {"message": exc.message, "more_url": params.url(partial="more")}
+            return render(request, "browse/index.html#more-failed", more)
+        if partial:
+            return refresh_failed()
+        return tmdb_trouble(request, exc, params=params, **_controls(params))
     context = {"nav": "browse", **_grid_context(params, fetched), **_controls(params)}
-    if partial == "cards":
-        return render(request, "browse/index.html#cards", context)
-    if partial == "more":
-        return render(request, "browse/index.html#more", context)
-    return render(request, "browse/index.html", context)
+    return render(request, GRID_PARTIALS.get(partial or "", "browse/index.html"), context)
 
 
 # --- details --------------------------------------------------------------------------------
 
 
-def _details_context(
-    request: HttpRequest, kind: str, fetched: Fetched[Any], **extra: Any
-) -> dict[str, Any]:
+def _details_context(kind: str, fetched: Fetched[Any], **extra: Any) -> dict[str, Any]:
     d = fetched.value
-    owned = matching.find_in_library(kind, d.tmdb_id)
     seasons = []
     if kind == "tv":
         seasons = [
@@ -224,11 +224,9 @@ def _details_context(
         "d": d,
         "runtime": runtime,
         "seasons": seasons,
-        "owned": owned,
-        "stale": fetched.stale,
-        "stale_error": fetched.error,
-        "fetched_at": _fetched_at(fetched),
-        "library_key": ("media", "list", kind),
+        "owned": matching.find_in_library(kind, d.tmdb_id),
+        **freshness(fetched),
+        "library_key": media_live.library_list(kind),
         "library_url": reverse("browse:details", args=[kind, d.tmdb_id]) + "?partial=library",
         "add_url": reverse("browse:add", args=[kind, d.tmdb_id]),
         **extra,
@@ -237,25 +235,15 @@ def _details_context(
 
 @require_GET
 def details(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
+    partial = request.GET.get("partial") if request.htmx else None
     try:
         fetched = discover.details(kind, tmdb_id)
-    except NotConfigured as exc:
-        return _setup(request, exc.message)
-    except TMDBNotFound as exc:
-        return _not_found(request, exc.message)
     except TMDBError as exc:
-        if request.htmx and request.GET.get("partial"):
-            return HttpResponse(status=204)
-        return _failure(request, exc, request.get_full_path())
-    context = _details_context(request, kind, fetched)
-    if request.htmx and request.GET.get("partial") == "library":
+        return refresh_failed() if partial else tmdb_trouble(request, exc)
+    context = _details_context(kind, fetched)
+    if partial == "library":
         return render(request, "browse/details.html#library", context)
     return render(request, "browse/details.html", context)
-
-
-def _episodes_failed(request: HttpRequest, message: str, url: str) -> HttpResponse:
-    """The season page's episode list, failed (an htmx swap): the message and a Retry."""
-    return render(request, "browse/season.html#episodes-failed", {"message": message, "url": url})
 
 
 @require_GET
@@ -263,20 +251,15 @@ def season(request: HttpRequest, tmdb_id: int, number: int) -> HttpResponse:
     url = reverse("browse:season", args=[tmdb_id, number])
     try:
         fetched = discover.season(tmdb_id, number)
-    except (NotConfigured, TMDBError, ValueError) as exc:
-        message = getattr(exc, "message", "That is not a season.")
+    except TMDBError as exc:
         if request.htmx:  # the episode list of an opened season: the message and a Retry
-            return _episodes_failed(request, message, url)
-        if isinstance(exc, NotConfigured):
-            return _setup(request, message)
-        if isinstance(exc, (TMDBNotFound, ValueError)):
-            return _not_found(request, message)
-        return _failure(request, exc, request.get_full_path())
+            failed = {"message": exc.message, "url": url}
+            return render(request, "browse/season.html#episodes-failed", failed)
+        return tmdb_trouble(request, exc)
     context = {
         "nav": "browse",
         "season": fetched.value,
-        "stale": fetched.stale,
-        "stale_error": fetched.error,
+        **freshness(fetched),
         "show_url": reverse("browse:details", args=["tv", tmdb_id]),
         "url": url,
     }
@@ -290,20 +273,14 @@ def add(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
     """ "Add to library": as wanted (no magnet yet), or with a pasted magnet link."""
     try:
         fetched = discover.details(kind, tmdb_id)
-    except NotConfigured as exc:
-        return _setup(request, exc.message)
-    except TMDBNotFound as exc:
-        return _not_found(request, exc.message)
     except TMDBError as exc:
-        return _failure(request, exc, reverse("browse:details", args=[kind, tmdb_id]))
+        return tmdb_trouble(request, exc, retry_url=reverse("browse:details", args=[kind, tmdb_id]))
     text = request.POST.get("magnet", "").strip()
     if text:
         try:
             magnet = parse_magnet(text)
         except MagnetError as exc:
-            context = _details_context(
-                request, kind, fetched, magnet_error=exc.message, magnet_text=text
-            )
+            context = _details_context(kind, fetched, magnet_error=exc.message, magnet_text=text)
             return render(request, "browse/details.html", context, status=400)
         added = matching.add_with_magnet(fetched.value, magnet, request.user)
         if added.created:
@@ -320,9 +297,13 @@ def add(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
             )
         else:
             messages.info(request, f"“{added.title.display_title}” is already in the library.")
+    return _to_title(request, added.title)
+
+
+def _to_title(request: HttpRequest, title: Title) -> HttpResponse:
     if request.htmx:
-        return HttpResponseClientRedirect(added.title.get_absolute_url())
-    return redirect(added.title)
+        return HttpResponseClientRedirect(title.get_absolute_url())
+    return redirect(title)
 
 
 # --- fix match ------------------------------------------------------------------------------
@@ -331,62 +312,47 @@ def add(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def fix_match(request: HttpRequest, title_id: int) -> HttpResponse:
     title = get_object_or_404(Title, pk=title_id)
-    error = ""
-    status = 200
+    error, status = "", 200
     if request.method == "POST":
-        kind = request.POST.get("kind", "")
-        raw_id = request.POST.get("tmdb_id", "").strip()
-        if kind not in Kind.values or not raw_id.isdigit() or not 0 < int(raw_id) < 10**9:
-            error, status = "Choose one of the results.", 400
+        choice = MatchChoiceForm(request.POST)
+        if not choice.is_valid():
+            error, status = MatchChoiceForm.INVALID, 400
         else:
+            chosen = choice.cleaned_data
             try:
-                fixed = matching.fix_match(title, kind, int(raw_id))
-            except NotConfigured as exc:
-                return _setup(request, exc.message)
-            except TMDBNotFound as exc:
-                error, status = exc.message, 400
-            except TMDBError as exc:
-                error, status = exc.message, 503
+                fixed = matching.fix_match(title, chosen["kind"], chosen["tmdb_id"])
+            except TMDBAuthError as exc:  # no usable key (NotConfigured), or TMDB refused it
+                return setup_page(request, exc.message)
+            except TMDBError as exc:  # not found: a result TMDB no longer has
+                error, status = exc.message, 400 if isinstance(exc, TMDBNotFound) else 503
             except Title.DoesNotExist:
                 messages.info(request, "This title was removed meanwhile.")
                 return redirect("library")
             else:
                 messages.success(request, f"Matched to “{fixed.display_title}” on TMDB.")
-                if request.htmx:
-                    return HttpResponseClientRedirect(fixed.get_absolute_url())
-                return redirect(fixed)
+                return _to_title(request, fixed)
 
-    kind = request.GET.get("kind", title.kind)
-    kind = kind if kind in Kind.values else title.kind
-    query = " ".join(request.GET.get("q", "").split())[: discover.MAX_QUERY] or title.title
-    raw_year = request.GET.get("year", "").strip()
-    if "year" in request.GET:
-        year = int(raw_year) if raw_year.isdigit() and 1870 <= int(raw_year) <= 2200 else None
-    else:
-        year = title.year
+    search = MatchSearchForm(request.GET, title=title)
+    terms = search.terms()
     candidates: list[matching.Candidate] = []
     search_error = ""
     try:
-        page = discover.search_kind(kind, query, year, background=False).value
-        if not page.results and year is not None:
-            page = discover.search_kind(kind, query, None, background=False).value
-        candidates = matching.rank_candidates(query, year, list(page.results))
-    except NotConfigured as exc:
-        return _setup(request, exc.message)
+        candidates = matching.candidates(terms.kind, terms.query, terms.year, background=False)
+    except TMDBAuthError as exc:
+        return setup_page(request, exc.message)
     except TMDBError as exc:
         search_error = exc.message
-        if status == 200:
-            status = 503
-    owned = {c.summary.tmdb_id for c in candidates if c.summary.tmdb_id == title.tmdb_id}
+        status = 503 if status == 200 else status
     context = {
         "nav": "library",
         "title": title,
         "sync": MetadataSync.objects.filter(title=title).first(),
-        "kind": kind,
-        "query": query,
-        "year": year,
+        "search_form": search,
+        "kind": terms.kind,
+        "query": terms.query,
+        "year": terms.year,
         "candidates": candidates,
-        "current_ids": owned,
+        "current_ids": {title.tmdb_id} if title.tmdb_id else set(),
         "error": error,
         "search_error": search_error,
         "threshold": matching.CONFIDENCE_THRESHOLD,
@@ -406,15 +372,11 @@ def test_connection(request: HttpRequest) -> HttpResponse:
     """
     key = request.POST.get("tmdb_api_key", "").strip() or None
     language = request.POST.get("tmdb_language", "").strip() or None
+    if key is None or language is None:
+        stored_key, stored_language = discover.credentials()
+        key, language = key or stored_key, language or stored_language
     try:
-        if key is None or language is None:
-            stored_key, stored_language = discover.credentials()
-            key = key or stored_key
-            language = language or stored_language
-        text = discover.test_connection(key, language)
-        ok = True
-    except NotConfigured as exc:
-        text, ok = exc.message, False
-    except TMDBError as exc:
+        text, ok = discover.test_connection(key, language), True
+    except TMDBError as exc:  # NotConfigured too
         text, ok = exc.message, False
     return render(request, "browse/test_connection.html", {"ok": ok, "text": text})

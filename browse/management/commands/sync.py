@@ -6,10 +6,8 @@
     manage.py sync --pages 3          warm the first 3 pages of every list (default 1)
     manage.py sync --no-warm          titles only
 
-Each title is matched (or refreshed by its TMDB id) and written in its own transaction, so
-Ctrl-C leaves every title either fully updated or untouched; the run is recorded as interrupted
-and the next run picks up where this one stopped (what was done is no longer older than the age).
-Progress: a bar on the terminal, and the newest run on /system/.
+Each title is written in its own transaction, so Ctrl-C leaves it fully updated or untouched
+and the next run goes on where this one stopped. Progress: a bar here, the newest run on /system/.
 """
 
 from __future__ import annotations
@@ -21,12 +19,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from browse import discover, matching
 from browse.models import SyncRun
 from browse.tmdb import TMDBError
-from media.models import Status, Title
+from media.models import Title
+from plank.live.cache import cache_for
 
 BAR_WIDTH = 28
 
@@ -73,11 +73,12 @@ class Command(BaseCommand):
         try:
             discover.configuration(background=True)
         except discover.NotConfigured as exc:
-            raise CommandError(f"{exc.message} (Settings → TMDB, at /settings/)") from None
+            where = reverse("preferences")
+            raise CommandError(f"{exc.message} (Settings → TMDB, at {where})") from None
         except TMDBError as exc:
             raise CommandError(exc.message) from None
 
-        titles = Title.objects.exclude(status=Status.REMOVED)
+        titles = Title.objects.in_library()
         if not options["all"]:
             cutoff = timezone.now() - timedelta(hours=options["older_than"])
             titles = titles.filter(
@@ -154,8 +155,6 @@ class Command(BaseCommand):
         SyncRun.objects.filter(pk=run.pk).update(
             lists_warmed=run.lists_warmed, lists_failed=run.lists_failed
         )
-        from plank.live.cache import cache_for
-
         if not cache_for().shared:
             self.stdout.write(
                 "Note: the cache is local to each process (no PLANK_REDIS_URL), so the warmed"
