@@ -13,10 +13,19 @@ class AddMagnetForm(forms.Form):
         label="Magnet link",
         strip=True,
         # No max_length here: parse_magnet gives the clearer message and the field stays sane.
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "magnet:?xt=urn:btih:…", "spellcheck": "false", "autocomplete": "off"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": "magnet:?xt=urn:btih:…",
+                "spellcheck": "false",
+                "autocomplete": "off",
+            }
+        ),
         error_messages={"required": "Paste a magnet link."},
     )
-    type = forms.ChoiceField(label="This is a", choices=Kind.choices, widget=forms.RadioSelect, initial=Kind.MOVIE)
+    type = forms.ChoiceField(
+        label="This is a", choices=Kind.choices, widget=forms.RadioSelect, initial=Kind.MOVIE
+    )
 
     def clean_magnet(self) -> Magnet:
         try:

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 
+from media import files
 from media.magnets import Magnet
 from media.models import Kind, Status, Title
 from media.release_names import Release, parse_release_name
-from plank.live.events import emit
+from media.signals import title_added, title_deleting
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -22,20 +23,6 @@ SORTS = {
     "year": ("-year", "title"),
 }
 DEFAULT_SORT = "added"
-
-# The live keys the library's pages show. A change to titles emits LIBRARY (everything).
-LIBRARY = ("media",)
-
-
-def title_key(pk: int) -> tuple[str, int]:
-    return ("media", pk)
-
-
-def list_key(kind: str) -> tuple[str, str, str]:
-    return ("media", "list", kind)
-
-
-COUNTS_KEY = ("media", "counts")
 
 
 @dataclass(frozen=True)
@@ -50,7 +37,10 @@ def find_existing(magnet: Magnet) -> Title | None:
 
 
 def add_magnet(magnet: Magnet, kind: str, user: AbstractBaseUser | None) -> AddResult:
-    """Add a title for ``magnet``; the same info-hash twice returns the existing title."""
+    """Add a title for ``magnet``; the same info-hash twice returns the existing title.
+
+    The title and its download commit together (``title_added`` is sent in the transaction).
+    """
     if existing := find_existing(magnet):
         return AddResult(existing, created=False)
     release = parse_release_name(magnet.name) if magnet.name else None
@@ -58,17 +48,18 @@ def add_magnet(magnet: Magnet, kind: str, user: AbstractBaseUser | None) -> AddR
     try:
         with transaction.atomic():
             title.save()
-            emit(LIBRARY)
+            title_added.send(sender=Title, title=title)
     except IntegrityError:  # a concurrent add of the same hash won the race
         existing = find_existing(magnet)
         if existing is None:
             raise
         return AddResult(existing, created=False)
-    transaction.on_commit(lambda: _start_download(title))
     return AddResult(title, created=True)
 
 
-def _new_title(magnet: Magnet, kind: str, release: Release | None, user: AbstractBaseUser | None) -> Title:
+def _new_title(
+    magnet: Magnet, kind: str, release: Release | None, user: AbstractBaseUser | None
+) -> Title:
     name = (release.title if release else "") or magnet.name or f"Magnet {magnet.info_hash[:8]}"
     return Title(
         kind=kind if kind in Kind.values else Kind.MOVIE,
@@ -84,17 +75,6 @@ def _new_title(magnet: Magnet, kind: str, release: Release | None, user: Abstrac
     )
 
 
-def _start_download(title: Title) -> None:
-    """Hand the title to the download service when the torrents app provides one."""
-    try:
-        from torrents import downloads
-    except ImportError:  # the engine is optional for the library to work
-        return
-    start = getattr(downloads, "start", None)
-    if start is not None:
-        start(title)
-
-
 def guess_kind(magnet: Magnet) -> str:
     if not magnet.name:
         return Kind.MOVIE
@@ -102,14 +82,18 @@ def guess_kind(magnet: Magnet) -> str:
 
 
 def titles(kind: str, *, sort: str = DEFAULT_SORT, query: str = "") -> QuerySet[Title]:
-    qs = Title.objects.filter(kind=kind).exclude(status=Status.REMOVED).select_related("download")
+    qs = Title.objects.in_library().filter(kind=kind).select_related("download")
     if query:
-        qs = qs.filter(Q(title__icontains=query) | Q(original_title__icontains=query) | Q(release_name__icontains=query))
+        qs = qs.filter(
+            Q(title__icontains=query)
+            | Q(original_title__icontains=query)
+            | Q(release_name__icontains=query)
+        )
     return qs.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
 
 
 def counts() -> dict[str, int]:
-    rows = Title.objects.exclude(status=Status.REMOVED).values("kind").annotate(n=Count("id"))
+    rows = Title.objects.in_library().values("kind").annotate(n=Count("id"))
     result = {k: 0 for k in Kind.values}
     result.update({row["kind"]: row["n"] for row in rows})
     return result
@@ -117,17 +101,8 @@ def counts() -> dict[str, int]:
 
 def delete_title(title: Title, *, delete_files: bool = False) -> None:
     """Remove a title from the library (and its download, and its files when asked)."""
-    try:
-        from torrents import downloads
-    except ImportError:
-        downloads = None  # type: ignore[assignment]
-    remove = getattr(downloads, "remove", None) if downloads else None
-    if remove is not None:
-        remove(title, delete_files=delete_files)
     if delete_files:
-        from media import files
-
         files.delete_title_files(title)
     with transaction.atomic():
+        title_deleting.send(sender=Title, title=title, delete_files=delete_files)
         title.delete()
-        emit(LIBRARY)

@@ -1,7 +1,6 @@
 """Into the library: file a completed download as browser-playable files.
 
-When a title's download completes, ``torrents.downloads`` calls :func:`import_completed` (the
-contract there: ``media.library_import.import_completed(title)``, errors are logged). It only
+When a title's download completes, the torrents app calls :func:`import_completed`. It only
 queues the :func:`import_title` job (django-tasks); the job worker (``plank.jobs``, in the
 process that runs the engine) runs it, so a long remux never holds up the engine.
 :func:`run_import` does the work and can be called directly (tests, commands).
@@ -46,13 +45,14 @@ from typing import Any
 
 from cachalot.api import cachalot_disabled
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from media import streaming
-from media.filing import library_path, sanitize_name, sidecar_path, unique_path, within
+from media import live
+from media.downloading import download_of
+from media.files import download_path, inside
+from media.filing import library_path, sanitize_name, sidecar_path, unique_path
 from media.models import Kind, MediaFile, Status, Title
 from media.probe import ProbeError, ProbeResult, probe
 from media.remux import RemuxError, remux_to_mp4
@@ -70,11 +70,6 @@ REMUXING = "Making it playable in the browser…"
 _LINK_FALLBACK_ERRNOS = frozenset(
     {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES}
 )
-
-
-def import_key(title_id: int) -> tuple[str, int]:
-    """The live key the remux progress of a title is pushed under."""
-    return ("import", title_id)
 
 
 @dataclass
@@ -103,7 +98,7 @@ class ImportFailed(Exception):
 
 
 def import_completed(title: Title) -> None:
-    """The completion hook ``torrents.downloads`` calls: queue the import job."""
+    """A title's download completed: queue the import job."""
     enqueue_import(title.pk)
 
 
@@ -275,11 +270,8 @@ def _import(title_id: int, report: ImportReport) -> None:
 
 
 def _still_downloading(title: Title) -> bool:
-    try:
-        download = title.download  # torrents.models.Download, when the torrents app is there
-    except (ObjectDoesNotExist, AttributeError):
-        return False
-    return not download.finished
+    download = download_of(title)
+    return download is not None and not download.finished
 
 
 def _name(file: MediaFile) -> str:
@@ -301,28 +293,18 @@ def _already_filed(file: MediaFile) -> Path | None:
     """The file's place in the library when it is there already (a previous run filed it)."""
     if not file.path:
         return None
-    try:
-        path = within(_data_dir(), file.path)
-    except ValueError:
-        return None
-    if not path.is_relative_to(_library_dir()) or not path.is_file():
+    path = inside(_data_dir(), file.path)
+    if path is None or not path.is_relative_to(_library_dir()) or not path.is_file():
         return None
     return path
 
 
 def _source(title: Title, file: MediaFile) -> Path:
     """The downloaded file: where the engine wrote it (never outside its download folder)."""
-    path = streaming.download_path(title, file)
-    if path is None and file.torrent_path:
-        try:
-            save_path = title.download.save_path  # type: ignore[attr-defined]
-        except (ObjectDoesNotExist, AttributeError):
-            save_path = ""
-        if save_path:
-            folder = Path(save_path).resolve()
-            candidate = (folder / file.torrent_path).resolve()
-            if candidate.is_relative_to(folder) and candidate != folder:
-                path = candidate
+    path = download_path(title, file)
+    download = download_of(title)
+    if path is None and file.torrent_path and download is not None and download.save_path:
+        path = inside(download.save_path, file.torrent_path)
     if path is None:
         raise ImportFailed("the downloaded file can't be found (no download folder for it)")
     if not path.is_file():
@@ -343,7 +325,15 @@ def _target(title: Title, video: MediaFile, info: ProbeResult) -> Path:
         if title.kind == Kind.TV:  # an extra with no episode number: in the show's folder
             stem = sanitize_name(PurePosixPath(video.torrent_path or f"video {video.pk}").stem)
             rel = rel.parent / f"{stem}{ext}"
-    return within(_library_dir(), rel)
+    return _in_library(rel)
+
+
+def _in_library(path: Path) -> Path:
+    """``path`` (relative to the library, or absolute inside it), resolved; never outside."""
+    resolved = inside(_library_dir(), path)
+    if resolved is None:
+        raise ImportFailed(f"{path} would be outside the library folder")
+    return resolved
 
 
 def _claimed(path: Path, file: MediaFile) -> bool:
@@ -362,7 +352,7 @@ def _place(video: MediaFile, dest: Path, source: Path, info: ProbeResult) -> tup
             return dest, True
         if _remuxes(info) and _remuxed_from(dest, info):
             return dest, True
-    return within(_library_dir(), unique_path(dest)), False
+    return _in_library(unique_path(dest)), False
 
 
 def _remuxed_from(path: Path, source: ProbeResult) -> bool:
@@ -471,7 +461,7 @@ def _subtitles(
             dest = sidecar_path(targets[video.pk], language)
             if os.path.lexists(dest) and _claimed(dest, sub):
                 dest = unique_path(dest)
-            dest = within(_library_dir(), dest.relative_to(_library_dir()))
+            dest = _in_library(dest)
             write_webvtt(source, dest)
             changed = MediaFile.objects.filter(pk=sub.pk).update(
                 path=_relative(dest),
@@ -500,10 +490,8 @@ def _finish(title_id: int, report: ImportReport) -> None:
             status, detail = Status.COMPLETE, " ".join(report.unsupported)
         if (status, detail) == (title.status, title.status_detail) and not report.filed:
             return
-        title.status, title.status_detail = status, detail
-        title.save(update_fields=["status", "status_detail", "updated_at"])
-        emit(("media",), ("media", title_id))
-    push(import_key(title_id), {"fraction": 1.0, "state": "error" if report.error else "done"})
+        title.set_status(status, detail)
+    push(live.filing(title_id), {"fraction": 1.0, "state": "error" if report.error else "done"})
 
 
 class _Progress:
@@ -537,11 +525,13 @@ class _Progress:
         fraction = min(max(fraction, 0.0), 1.0)
         if now - self.last_push >= PUSH_SECONDS:
             self.last_push = now
-            push(import_key(self.title_id), {"fraction": round(fraction, 4), "state": "remuxing"})
+            push(live.filing(self.title_id), {"fraction": round(fraction, 4), "state": "remuxing"})
         if now - self.last_detail >= DETAIL_SECONDS:
             self.last_detail = now
+            # Only the title's page shows the percentage: a QuerySet.update (which the
+            # library's declaration does not see) and an announcement of just that page.
             with transaction.atomic():
                 Title.objects.filter(pk=self.title_id).update(
                     status_detail=f"{REMUXING} {int(fraction * 100)}%", updated_at=timezone.now()
                 )
-                emit(("media", self.title_id))
+                emit(live.title(self.title_id))

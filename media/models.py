@@ -21,25 +21,41 @@ class Status(models.TextChoices):
     REMOVED = "removed", "Removed"
 
 
+class TitleQuerySet(models.QuerySet):
+    def in_library(self) -> TitleQuerySet:
+        """Titles the library shows: everything but those on their way out."""
+        return self.exclude(status=Status.REMOVED)
+
+
 class Title(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.MOVIE, db_index=True)
     title = models.CharField(max_length=300)
     original_title = models.CharField(max_length=300, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     overview = models.TextField(blank=True)
-    poster = models.CharField(max_length=500, blank=True, help_text="TMDB poster path, e.g. /abc.jpg")
+    poster = models.CharField(
+        max_length=500, blank=True, help_text="TMDB poster path, e.g. /abc.jpg"
+    )
     tmdb_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     imdb_id = models.CharField(max_length=16, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
-    status_detail = models.TextField(blank=True, help_text="Why the title is in error, in words a person understands")
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    status_detail = models.TextField(
+        blank=True, help_text="Why the title is in error, in words a person understands"
+    )
     magnet = models.TextField(blank=True)
     info_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     info_hash_v2 = models.CharField(max_length=64, unique=True, null=True, blank=True)
     release_name = models.CharField(max_length=500, blank=True)
     quality = models.CharField(max_length=32, blank=True)
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     added_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TitleQuerySet.as_manager()
 
     class Meta:
         ordering = ["-added_at", "-id"]
@@ -60,6 +76,13 @@ class Title(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("title", args=[self.pk])
 
+    def set_status(self, status: str, detail: str = "") -> None:
+        """Move the title to ``status`` (with ``detail``, the reason in words) and save just
+        that; the save is announced by the library's declaration (``media.live``)."""
+        self.status = status
+        self.status_detail = detail
+        self.save(update_fields=["status", "status_detail", "updated_at"])
+
     @property
     def display_title(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
@@ -74,7 +97,9 @@ class Season(models.Model):
 
     class Meta:
         ordering = ["show", "number"]
-        constraints = [models.UniqueConstraint(fields=["show", "number"], name="season_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["show", "number"], name="season_unique_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.show.title} — Season {self.number}"
@@ -89,7 +114,9 @@ class Episode(models.Model):
 
     class Meta:
         ordering = ["season", "number"]
-        constraints = [models.UniqueConstraint(fields=["season", "number"], name="episode_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["season", "number"], name="episode_unique_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.season.show.title} S{self.season.number:02d}E{self.number:02d}"
@@ -101,9 +128,13 @@ class MediaFile(models.Model):
         SUBTITLE = "subtitle", "Subtitle"
 
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="files")
-    episode = models.ForeignKey(Episode, null=True, blank=True, on_delete=models.SET_NULL, related_name="files")
+    episode = models.ForeignKey(
+        Episode, null=True, blank=True, on_delete=models.SET_NULL, related_name="files"
+    )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIDEO)
-    torrent_path = models.CharField(max_length=1000, blank=True, help_text="Path inside the torrent")
+    torrent_path = models.CharField(
+        max_length=1000, blank=True, help_text="Path inside the torrent"
+    )
     torrent_index = models.IntegerField(null=True, blank=True)
     path = models.CharField(max_length=1000, blank=True, help_text="Path under the data directory")
     size = models.BigIntegerField(default=0)
@@ -121,16 +152,26 @@ class MediaFile(models.Model):
 
 
 class PlaybackPosition(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="playback_positions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="playback_positions"
+    )
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="playback_positions")
-    file = models.ForeignKey(MediaFile, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    file = models.ForeignKey(
+        MediaFile, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     position = models.FloatField(default=0)
     duration = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
-        constraints = [models.UniqueConstraint(fields=["user", "title", "file"], name="playback_unique_per_file", nulls_distinct=False)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "title", "file"],
+                name="playback_unique_per_file",
+                nulls_distinct=False,
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.title}: {self.position:.0f}s"

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from media import library, playback
+from media import library, live, playback
 from media.forms import AddMagnetForm
 from media.models import Kind, Title
 
@@ -30,7 +30,8 @@ def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) ->
     query = request.GET.get("q", "").strip()[:200]
     base = reverse("library")
     return {
-        "grid_key": "/".join(library.list_key(kind)),
+        "grid_key": live.library_list(kind),
+        "counts_key": live.COUNTS,
         "grid_url": f"{base}?{urlencode({'partial': 'grid', 'type': kind, 'sort': sort, 'q': query})}",
         "tabs_url": f"{base}?{urlencode({'partial': 'tabs', 'type': kind})}",
         "nav": "library",
@@ -69,7 +70,9 @@ def add(request: HttpRequest) -> HttpResponse:
         request.GET["type"] = request.POST.get("type", Kind.MOVIE)
         context = _library_context(request, form=form) | {"open_add": True}
         return render(request, "media/library.html", context, status=400)
-    result = library.add_magnet(form.cleaned_data["magnet"], form.cleaned_data["type"], request.user)
+    result = library.add_magnet(
+        form.cleaned_data["magnet"], form.cleaned_data["type"], request.user
+    )
     title = result.title
     if not result.created:
         messages.info(request, f"“{title.display_title}” is already in your library.")
@@ -77,8 +80,14 @@ def add(request: HttpRequest) -> HttpResponse:
             return HttpResponseClientRedirect(title.get_absolute_url())
         return redirect(title)
     if request.htmx:
-        response = render(request, "media/library.html#add-form", {"form": AddMagnetForm(initial={"type": title.kind}), "added": title})
-        return trigger_client_event(response, "library:changed", {"id": title.pk, "kind": title.kind})
+        response = render(
+            request,
+            "media/library.html#add-form",
+            {"form": AddMagnetForm(initial={"type": title.kind}), "added": title},
+        )
+        return trigger_client_event(
+            response, "library:changed", {"id": title.pk, "kind": title.kind}
+        )
     messages.success(request, f"Added “{title.display_title}”.")
     return redirect(f"{reverse('library')}?type={title.kind}")
 
@@ -91,7 +100,9 @@ def _preview(request: HttpRequest) -> HttpResponse:
         "magnet": magnet,
         "release": library.parse_release_name(magnet.name) if magnet and magnet.name else None,
         "guessed_kind": library.guess_kind(magnet) if magnet else None,
-        "error": None if magnet or not request.GET.get("magnet", "").strip() else form.errors.get("magnet", [""])[0],
+        "error": None
+        if magnet or not request.GET.get("magnet", "").strip()
+        else form.errors.get("magnet", [""])[0],
     }
     return render(request, "media/library.html#add-preview", context)
 
@@ -103,9 +114,12 @@ def title_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "nav": "library",
         "title": title,
         "files": list(title.files.select_related("episode__season")),
-        "seasons": list(title.seasons.prefetch_related("episodes")) if title.kind == Kind.TV else [],
+        "seasons": list(title.seasons.prefetch_related("episodes"))
+        if title.kind == Kind.TV
+        else [],
         "can_delete": _can_delete(request, title),
         "has_video": title.files.filter(role="video").exists(),
+        "detail_key": live.title(title.pk),
         "detail_url": f"{title.get_absolute_url()}?partial=detail",
     }
     if request.htmx and request.GET.get("partial") == "detail":

@@ -5,7 +5,15 @@ from plank.models import Preferences
 
 @admin.register(Preferences)
 class PreferencesAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "tmdb_language", "dht", "lsd", "port_mapping", "seed_ratio", "updated_at")
+    list_display = (
+        "__str__",
+        "tmdb_language",
+        "dht",
+        "lsd",
+        "port_mapping",
+        "seed_ratio",
+        "updated_at",
+    )
     list_filter = ("dht", "lsd", "port_mapping")
     search_fields = ("tmdb_language",)
 

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
@@ -6,11 +8,8 @@ class PlankConfig(AppConfig):
     verbose_name = "Plank"
 
     def ready(self) -> None:
+        # plank.jobs imports django-tasks' worker, which needs the apps loaded: hence here.
         from plank import parts
+        from plank.jobs import JobWorker
 
-        def job_worker():
-            from plank.jobs import JobWorker
-
-            return JobWorker()
-
-        parts.register("jobs", job_worker, roles=("engine",))
+        parts.register("jobs", JobWorker, roles=("engine",))

@@ -51,7 +51,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -114,7 +116,9 @@ TEMPLATES = [
 
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     DATABASES = {
         "default": {
@@ -151,7 +155,11 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_PREFIX", "plank"),
             # Wait for a free connection instead of failing under a burst of requests.
-            "OPTIONS": {"pool_class": "redis.BlockingConnectionPool", "max_connections": 100, "timeout": 5},
+            "OPTIONS": {
+                "pool_class": "redis.BlockingConnectionPool",
+                "max_connections": 100,
+                "timeout": 5,
+            },
         }
     }
     CHANNEL_LAYERS = {
@@ -159,7 +167,10 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py's default 5 s socket timeout races channels_redis's 5 s blocking read and
             # closes idle sockets with 1011: give the socket more time than the read.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "prefix": env("CACHE_PREFIX", "plank") + ":asgi"},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
+                "prefix": env("CACHE_PREFIX", "plank") + ":asgi",
+            },
         }
     }
 else:
@@ -198,7 +209,10 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 SESSION_COOKIE_HTTPONLY = True
@@ -244,6 +258,15 @@ PLANK_STREAM_TIMEOUT = float(env("STREAM_TIMEOUT", "20"))
 # Management commands and tests run with none: no relay, no engine, unless a test starts them.
 PLANK_ROLES: frozenset[str] = frozenset()
 PLANK_RELAY_POLL_SECONDS = float(env("RELAY_POLL_SECONDS", "0.1"))
+
+# The live layer's tuning (settings only, not environment variables: tests change them).
+PLANK_LIVE_PG_POLL_SECONDS = 2.0  # the relay's fallback poll while LISTEN works (PostgreSQL)
+PLANK_LIVE_PRUNE_SECONDS = 60.0  # how often a relay prunes the outbox
+PLANK_LIVE_CHECKPOINT_SECONDS = 300.0  # how often a relay checkpoints SQLite's write-ahead log
+PLANK_LIVE_RETAIN_MINUTES = 60.0  # outbox rows are kept this long...
+PLANK_LIVE_RETAIN_ROWS = 10_000  # ...and at most this many
+PLANK_LIVE_REPLAY_MAX = 1000  # a reconnecting page is replayed at most this many rows, else resync
+PLANK_LIVE_CACHE: dict[str, object] = {}  # keyword options for every plank.live.cache.LiveCache
 
 LOGGING = {
     "version": 1,

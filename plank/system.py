@@ -33,7 +33,11 @@ def checks() -> list[Check]:
         try:
             results.append(fn())
         except Exception as exc:  # a broken check must not break the page
-            results.append(Check(name=getattr(fn, "__name__", "check"), ok=False, summary=f"check failed: {exc}"))
+            results.append(
+                Check(
+                    name=getattr(fn, "__name__", "check"), ok=False, summary=f"check failed: {exc}"
+                )
+            )
     return results
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from plank import system as system_health
 from plank.forms import OwnerForm, PreferencesForm
-from plank.live.events import emit
 from plank.models import get_preferences
 
 
@@ -51,9 +49,11 @@ def preferences(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Only an admin can change the settings.")
             return redirect("preferences")
         if form.is_valid():
-            with transaction.atomic():
-                form.save()
-                emit(("preferences",), ("tmdb",))
+            form.save()  # announced by the preferences' declaration (plank/live/project.py)
             messages.success(request, "Settings saved.")
             return redirect("preferences")
-    return render(request, "plank/preferences.html", {"nav": "settings", "form": form, "can_edit": request.user.is_staff})
+    return render(
+        request,
+        "plank/preferences.html",
+        {"nav": "settings", "form": form, "can_edit": request.user.is_staff},
+    )

@@ -8,12 +8,21 @@ class TorrentsConfig(AppConfig):
     verbose_name = "Torrents"
 
     def ready(self) -> None:
+        # Models can be imported only once the apps are loaded, hence the imports here.
+        from media import downloading, signals
         from plank import parts, system
         from plank.live import cache
-        from torrents.downloads import engine_check, engine_part
-        from torrents.preferences import on_invalidate
+        from torrents import downloads, engine, engine_part, preferences
+        from torrents.signals import download_completed
 
-        parts.register("engine", engine_part, roles=("engine",))
-        system.register(engine_check)
-        if on_invalidate not in cache.on_invalidate:
-            cache.on_invalidate.append(on_invalidate)
+        parts.register("engine", engine_part.engine_part, roles=("engine",))
+        system.register(engine_part.engine_check)
+        if preferences.on_invalidate not in cache.on_invalidate:
+            cache.on_invalidate.append(preferences.on_invalidate)
+        # The library's narrow interface to downloads (media never imports torrents).
+        downloading.register_reader(engine.current)
+        signals.title_added.connect(downloads.on_title_added, dispatch_uid="torrents-start")
+        signals.title_deleting.connect(downloads.on_title_deleting, dispatch_uid="torrents-remove")
+        download_completed.connect(
+            engine_part.on_download_completed, dispatch_uid="torrents-file-into-library"
+        )

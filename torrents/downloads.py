@@ -1,104 +1,55 @@
-"""Downloads: what the rest of Plank calls to get a title's torrent, and the engine part.
+"""Downloads: what the rest of Plank asks of a title's torrent (start, pause, resume, retry,
+remove), wherever the engine runs.
 
-``start(title)`` is called once a title was added by magnet. The engine (``torrents.engine``)
-fetches the metadata with every file held at priority 0; the engine part then vets the files
-(``torrents.vetting``), picks the ones to download and records them as ``media.MediaFile`` rows
-(with seasons and episodes for a show), or refuses the torrent with a reason the page shows.
-Progress is pushed to pages at most once a second per download and written to the database at
-most every ``PLANK_DOWNLOAD_SAVE_SECONDS``; state changes are announced as invalidations.
-
-Where the engine runs. ``manage.py serve`` runs it in the web process: ``torrents.engine.current()``
-gives it and ``pause``/``resume``/``remove``/``retry`` act at once. A ``serve --web-only``
-process has no engine: those calls leave an ``EngineCommand`` row that the engine process's
-part applies within a second.
-
-Settings (all optional): ``PLANK_METADATA_TIMEOUT`` (seconds without metadata before a download
-is marked "no peers", 120), ``PLANK_DOWNLOAD_SAVE_SECONDS`` (5), ``PLANK_MIN_VIDEO_SIZE`` (bytes,
-smaller videos count as samples, 1 MiB), and the engine's own (see ``Engine.from_settings``).
+``manage.py serve`` runs the engine in the web process (``torrents.engine.current()``): the
+actions apply at once, after the change commits. A ``serve --web-only`` process has no engine:
+an action leaves an ``EngineCommand`` row, in the change's transaction, that the engine process
+applies within a second (``torrents.engine_part``).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
-from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cachalot.api import cachalot_disabled
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from media.models import Episode, MediaFile, Season, Status, Title
-from plank.live.events import emit, push
+from media.files import remove_tree
+from media.models import Status, Title
 from torrents import engine as engine_module
-from torrents import vetting
-from torrents.engine import DEFAULT_PRIORITY, DownloadStatus, Engine, EngineError
+from torrents.engine import Engine, EngineError
 from torrents.models import Download, EngineCommand
-from torrents.preferences import metadata_timeout_setting
 
 log = logging.getLogger(__name__)
 
 State = Download.State
-NO_PEERS_MESSAGE = "No peers found for this magnet yet."
-# States the engine part owns until the files are chosen; progress never overwrites them.
-_BEFORE_FILES = {State.METADATA, State.VETTING, State.NO_PEERS}
-
-# Called with the Title when its download completes (the library files it, remuxes it, ...).
-on_complete: list[Callable[[Title], None]] = []
-
-
-def download_key(pk: int) -> tuple[str, int]:
-    return ("download", pk)
-
-
-def _announce(title_pk: int) -> None:
-    """Invalidate what shows a title and its download (call inside the change's transaction)."""
-    emit(("media",), ("media", title_pk), download_key(title_pk))
-
-
-def _engine() -> Engine | None:
-    return engine_module.current()
+Action = EngineCommand.Action
 
 
 def _save_path(info_hash: str) -> Path:
     return Path(settings.DOWNLOADS_DIR) / info_hash
 
 
-# ---------------------------------------------------------------------------- service
-
-
 def start(title: Title) -> Download:
-    """Start downloading a title added by magnet (idempotent)."""
+    """Start downloading a title added by magnet (idempotent). Inside the caller's transaction
+    the download row commits with the title, and the engine is asked after the commit."""
     info_hash = (title.info_hash or engine_module.magnet_info_hash(title.magnet)).lower()
     with transaction.atomic():
         download, created = Download.objects.get_or_create(
             title=title,
             defaults={"info_hash": info_hash, "save_path": str(_save_path(info_hash))},
         )
-        title.status = Status.DOWNLOADING
-        title.status_detail = ""
-        title.save(update_fields=["status", "status_detail", "updated_at"])
-        _announce(title.pk)
-    if created:
-        magnet, save_path = title.magnet, download.save_path
-        transaction.on_commit(lambda: _add_to_engine(info_hash, magnet, save_path))
+        title.set_status(Status.DOWNLOADING)
+        if created:
+            _command(download, Action.ADD)
     return download
 
 
-def _add_to_engine(info_hash: str, magnet: str, save_path: str) -> None:
-    engine = _engine()
-    if engine is None:
-        EngineCommand.objects.create(info_hash=info_hash, action=EngineCommand.Action.ADD)
-        return
-    try:
-        engine.add_magnet(magnet, save_path, hold_files=True)
-    except (ValueError, EngineError) as exc:
-        _fail(info_hash, f"The magnet link could not be added: {exc}")
+def on_title_added(sender: type[Title], title: Title, **kwargs: Any) -> None:
+    """``media.signals.title_added``: a title with a magnet wants its bytes."""
+    start(title)
 
 
 def pause(title: Title) -> None:
@@ -109,35 +60,24 @@ def pause(title: Title) -> None:
         elif download.state not in (State.COMPLETE, State.ERROR):
             download.state = State.PAUSED
         download.save(update_fields=["state"])
-        _announce(title.pk)
-    _command(download, EngineCommand.Action.PAUSE)
+        _command(download, Action.PAUSE)
 
 
 def resume(title: Title) -> None:
     download = Download.objects.get(title=title)
     with transaction.atomic():
         if download.state == State.PAUSED:
-            download.state = State.DOWNLOADING if download.metadata_at else State.METADATA
-            download.searching_since = timezone.now()
-            download.save(update_fields=["state", "searching_since"])
-        _announce(title.pk)
-    _command(download, EngineCommand.Action.RESUME)
+            download.look_for_peers()
+        _command(download, Action.RESUME)
 
 
 def retry(title: Title) -> None:
     """Look for peers again after "no peers" (or an engine error)."""
     download = Download.objects.get(title=title)
     with transaction.atomic():
-        download.state = State.DOWNLOADING if download.metadata_at else State.METADATA
-        download.searching_since = timezone.now()
-        download.resume_tries += 1
-        download.error = ""
-        download.save(update_fields=["state", "searching_since", "resume_tries", "error"])
-        title.status = Status.DOWNLOADING
-        title.status_detail = ""
-        title.save(update_fields=["status", "status_detail", "updated_at"])
-        _announce(title.pk)
-    _command(download, EngineCommand.Action.RETRY)
+        download.look_for_peers(again=True)
+        title.set_status(Status.DOWNLOADING)
+        _command(download, Action.RETRY)
 
 
 def remove(title: Title, delete_files: bool = False) -> None:
@@ -148,14 +88,20 @@ def remove(title: Title, delete_files: bool = False) -> None:
     with transaction.atomic():
         download.delete()
         if title.status in (Status.PENDING, Status.DOWNLOADING, Status.ERROR):
-            title.status = Status.REMOVED
-            title.save(update_fields=["status", "updated_at"])
-        _announce(title.pk)
-    _command(download, EngineCommand.Action.REMOVE, delete_files=delete_files)
+            title.set_status(Status.REMOVED, title.status_detail)
+        _command(download, Action.REMOVE, delete_files=delete_files)
+
+
+def on_title_deleting(sender: type[Title], title: Title, delete_files: bool, **kwargs: Any) -> None:
+    """``media.signals.title_deleting``: the title's download goes with it."""
+    remove(title, delete_files=delete_files)
 
 
 def _command(download: Download, action: str, *, delete_files: bool = False) -> None:
-    engine = _engine()
+    """Ask the engine for ``action`` once the caller's transaction commits: this process's
+    engine directly, else the engine process through an ``EngineCommand`` row (written in the
+    same transaction, so it is there exactly when the change is)."""
+    engine = engine_module.current()
     if engine is None:
         EngineCommand.objects.create(
             info_hash=download.info_hash,
@@ -163,27 +109,28 @@ def _command(download: Download, action: str, *, delete_files: bool = False) -> 
             delete_files=delete_files,
             save_path=download.save_path,
         )
-    else:
-        _apply(
-            engine,
-            download.info_hash,
-            action,
-            delete_files=delete_files,
-            save_path=download.save_path,
-        )
+        return
+    info_hash, save_path = download.info_hash, download.save_path
+
+    def carry_out() -> None:
+        try:
+            apply(engine, info_hash, action, delete_files=delete_files, save_path=save_path)
+        except (EngineError, ValueError) as exc:
+            log.warning("engine command %s %s failed: %s", action, info_hash, exc)
+            if action == Action.ADD:
+                fail(info_hash, f"The magnet link could not be added: {exc}")
+
+    transaction.on_commit(carry_out)
 
 
-def _apply(
+def apply(
     engine: Engine, info_hash: str, action: str, *, delete_files: bool, save_path: str
 ) -> None:
     """Carry out one command on this process's engine."""
-    Action = EngineCommand.Action
     if action == Action.REMOVE:
         if info_hash in engine:
             engine.remove(info_hash, delete_files=delete_files)
         if delete_files and save_path:
-            from media.files import remove_tree
-
             try:
                 remove_tree(Path(save_path))
             except ValueError as exc:  # outside the data directory: leave it alone
@@ -205,408 +152,14 @@ def _apply(
         engine.reannounce(info_hash)
 
 
-def _fail(info_hash: str, message: str, *, remove_from: Engine | None = None) -> None:
+def fail(info_hash: str, message: str, *, remove_from: Engine | None = None) -> None:
     """Put a download (and its title) in error with ``message``; ``remove_from``: also drop
     the torrent and anything it wrote from that engine."""
     download = Download.objects.select_related("title").filter(info_hash=info_hash).first()
     if download is None:
         return
-    title = download.title
     with transaction.atomic():
-        download.state = State.ERROR
-        download.error = message
-        download.save(update_fields=["state", "error"])
-        title.status = Status.ERROR
-        title.status_detail = message
-        title.save(update_fields=["status", "status_detail", "updated_at"])
-        _announce(title.pk)
+        download.fail(message)
+        download.title.set_status(Status.ERROR, message)
     if remove_from is not None and info_hash in remove_from:
         remove_from.remove(info_hash, delete_files=True)
-
-
-# ---------------------------------------------------------------------------- engine part
-
-
-class Throttle:
-    """At most one event per ``interval`` seconds per key."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._last: dict[Any, float] = {}
-
-    def ready(self, key: Any, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        if now - self._last.get(key, float("-inf")) < self.interval:
-            return False
-        self._last[key] = now
-        return True
-
-    def forget(self, key: Any) -> None:
-        self._last.pop(key, None)
-
-
-class EnginePart:
-    """The engine plus the thread that turns its events into database rows and page updates.
-
-    The engine's hooks only put events on a queue (its alert thread must stay quick); this
-    part's own thread handles them, applies ``EngineCommand`` rows and checks the metadata
-    timeouts every ``poll_interval`` seconds.
-    """
-
-    name = "engine"
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        poll_interval: float = 1.0,
-        metadata_timeout: float | None = None,
-        save_interval: float | None = None,
-        push_interval: float = 1.0,
-        min_video_size: int | None = None,
-    ) -> None:
-        self.engine = engine
-        self.poll_interval = poll_interval
-        self._metadata_timeout = metadata_timeout
-        self.save_interval = (
-            save_interval
-            if save_interval is not None
-            else float(getattr(settings, "PLANK_DOWNLOAD_SAVE_SECONDS", 5))
-        )
-        self.min_video_size = (
-            min_video_size
-            if min_video_size is not None
-            else int(getattr(settings, "PLANK_MIN_VIDEO_SIZE", vetting.MIN_VIDEO_SIZE))
-        )
-        self._pushes = Throttle(push_interval)
-        self._saves = Throttle(self.save_interval)
-        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def metadata_timeout(self) -> float:
-        """Seconds to look for peers: the test's override, else the settings page's current value."""
-        if self._metadata_timeout is not None:
-            return self._metadata_timeout
-        return metadata_timeout_setting()
-
-    def start(self) -> None:
-        engine = self.engine
-        engine.on_metadata.append(lambda ih: self._events.put(("metadata", ih)))
-        engine.on_finished.append(lambda ih: self._events.put(("finished", ih)))
-        engine.on_progress.append(lambda ih, st: self._events.put(("progress", st)))
-        engine.on_error.append(lambda ih, message: self._events.put(("error", (ih, message))))
-        engine.start()
-        engine_module.install(engine)
-        with cachalot_disabled():
-            self._guarded(self.reconcile)
-            self._guarded(_file_what_was_left_unfiled)
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="plank-downloads", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(15)
-            self._thread = None
-        if engine_module.current() is self.engine:
-            engine_module.install(None)
-        self.engine.stop()
-
-    # -- the loop
-
-    def _run(self) -> None:
-        # This thread reads rows other processes write (commands, pauses): never from the
-        # ORM cache. cachalot's switch is per thread; writes still invalidate as usual.
-        with cachalot_disabled():
-            self._loop()
-
-    def _loop(self) -> None:
-        try:
-            next_poll = 0.0
-            while not self._stopping.is_set():
-                try:
-                    kind, payload = self._events.get(
-                        timeout=max(0.0, min(0.2, next_poll - time.monotonic()))
-                    )
-                except queue.Empty:
-                    pass
-                else:
-                    self._guarded(self._handle, kind, payload)
-                if time.monotonic() >= next_poll:
-                    next_poll = time.monotonic() + self.poll_interval
-                    self._guarded(self.poll)
-        finally:
-            connection.close()
-
-    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            log.exception("downloads: %s failed", getattr(fn, "__name__", fn))
-            close_old_connections()
-
-    def _handle(self, kind: str, payload: Any) -> None:
-        if kind == "metadata":
-            self.on_metadata(payload)
-        elif kind == "finished":
-            self.on_finished(payload)
-        elif kind == "progress":
-            self.on_progress(payload)
-        elif kind == "error":
-            info_hash, message = payload
-            _fail(info_hash, f"The download failed: {message}")
-
-    def poll(self) -> None:
-        """Apply waiting commands, vet what has its metadata, and mark downloads that found no
-        metadata in time."""
-        for command in EngineCommand.objects.all()[:100]:
-            try:
-                _apply(
-                    self.engine,
-                    command.info_hash,
-                    command.action,
-                    delete_files=command.delete_files,
-                    save_path=command.save_path,
-                )
-            except (EngineError, ValueError) as exc:
-                log.warning("command %s failed: %s", command, exc)
-            command.delete()
-        cutoff = timezone.now() - timedelta(seconds=self.metadata_timeout)
-        for download in Download.objects.filter(state__in=_BEFORE_FILES).select_related("title"):
-            if download.info_hash in self.engine and self.engine.files(download.info_hash):
-                self.on_metadata(download.info_hash)  # in case its event went missing; idempotent
-                continue
-            if download.state != State.METADATA or download.searching_since >= cutoff:
-                continue
-            with transaction.atomic():
-                download.state = State.NO_PEERS
-                download.save(update_fields=["state"])
-                download.title.status_detail = NO_PEERS_MESSAGE
-                download.title.save(update_fields=["status_detail", "updated_at"])
-                _announce(download.title_id)
-
-    def reconcile(self) -> None:
-        """After a start: add what the engine lost, drop what nothing asks for, finish what
-        completed (or got its metadata) while nobody was listening."""
-        engine = self.engine
-        downloads = {d.info_hash: d for d in Download.objects.select_related("title")}
-        for info_hash, download in downloads.items():
-            if info_hash not in engine:
-                if download.state not in (State.COMPLETE, State.ERROR) and download.title.magnet:
-                    engine.add_magnet(download.title.magnet, download.save_path, hold_files=True)
-                continue
-            if download.state in _BEFORE_FILES and engine.files(info_hash) is not None:
-                self._events.put(("metadata", info_hash))
-            elif download.state not in _BEFORE_FILES and engine.status(info_hash).finished:
-                self._events.put(("finished", info_hash))
-        for info_hash in engine.torrents():
-            if info_hash not in downloads:
-                log.warning("engine: dropping %s, which no download asks for", info_hash)
-                engine.remove(info_hash, delete_files=False)
-
-    # -- events
-
-    def on_metadata(self, info_hash: str) -> None:
-        download = Download.objects.select_related("title").filter(info_hash=info_hash).first()
-        files = self.engine.files(info_hash) if info_hash in self.engine else None
-        if download is None or files is None:
-            return
-        title = download.title
-        if download.state not in _BEFORE_FILES:
-            # Already vetted (the torrent was added again after its resume file was lost).
-            chosen = title.files.exclude(torrent_index=None).values_list("torrent_index", flat=True)
-            self._select(info_hash, files, set(chosen))
-            return
-        Download.objects.filter(pk=download.pk).update(state=State.VETTING)
-        result = vetting.vet(files, title.kind, min_video_size=self.min_video_size)
-        if result.refused:
-            log.info("refusing %s: %s", info_hash, result.refused)
-            _fail(info_hash, result.refused, remove_from=self.engine)
-            return
-        self._select(info_hash, files, {k.index for k in result.keep})
-        by_index = {f.index: f for f in files}
-        with transaction.atomic():
-            for keep in result.keep:
-                f = by_index[keep.index]
-                episode = _episode(title, keep.season, keep.episode) if title.kind == "tv" else None
-                MediaFile.objects.update_or_create(
-                    title=title,
-                    torrent_index=f.index,
-                    defaults={
-                        "role": keep.role,
-                        "torrent_path": f.path,
-                        "size": f.size,
-                        "episode": episode,
-                    },
-                )
-            download.state = State.DOWNLOADING
-            download.metadata_at = timezone.now()
-            download.total_size = sum(by_index[k.index].size for k in result.keep)
-            download.save(update_fields=["state", "metadata_at", "total_size"])
-            title.status = Status.DOWNLOADING
-            title.status_detail = ""
-            title.save(update_fields=["status", "status_detail", "updated_at"])
-            _announce(title.pk)
-
-    def _select(self, info_hash: str, files: list[Any], keep: set[int]) -> None:
-        self.engine.set_file_priorities(
-            info_hash, {f.index: DEFAULT_PRIORITY if f.index in keep else 0 for f in files}
-        )
-
-    def on_finished(self, info_hash: str) -> None:
-        download = Download.objects.select_related("title").filter(info_hash=info_hash).first()
-        if download is None or download.state in _BEFORE_FILES or download.completed_at is not None:
-            return
-        status = self.engine.status(info_hash)
-        if not status.finished:
-            return
-        title = download.title
-        with transaction.atomic():
-            seeding = self.engine.seed_ratio is not None and not status.paused
-            download.state = State.SEEDING if seeding else State.COMPLETE
-            download.progress = 1.0
-            download.downloaded = status.total_wanted_done
-            download.download_rate = 0
-            download.eta = 0
-            download.completed_at = timezone.now()
-            download.save()
-            title.status = Status.COMPLETE
-            title.status_detail = ""
-            title.save(update_fields=["status", "status_detail", "updated_at"])
-            _announce(title.pk)
-        push(download_key(title.pk), _progress_data(download))
-        _run_completion_hooks(title)
-
-    def on_progress(self, status: DownloadStatus) -> None:
-        info_hash = status.info_hash
-        push_now = self._pushes.ready(info_hash)
-        save_now = self._saves.ready(info_hash)
-        if not (push_now or save_now):
-            return
-        download = Download.objects.filter(info_hash=info_hash).first()
-        if download is None or download.state == State.ERROR:
-            return
-        state = _state_for(download, status)
-        changed = state != download.state
-        download.state = state
-        download.download_rate = status.download_rate
-        download.upload_rate = status.upload_rate
-        download.peers = status.peers
-        download.eta = status.eta
-        if download.state not in _BEFORE_FILES:
-            download.progress = status.progress
-            download.downloaded = status.total_wanted_done
-        if save_now or changed:
-            download.progress_at = timezone.now()
-            with transaction.atomic():
-                download.save(
-                    update_fields=[
-                        "state",
-                        "download_rate",
-                        "upload_rate",
-                        "peers",
-                        "eta",
-                        "progress",
-                        "downloaded",
-                        "progress_at",
-                    ]
-                )
-                if changed:
-                    _announce(download.title_id)
-        if push_now:
-            push(download_key(download.title_id), _progress_data(download))
-
-
-def _file_what_was_left_unfiled() -> None:
-    """A job that was running when the process died is not run again: queue those titles."""
-    try:
-        from media.library_import import enqueue_unfiled
-    except ImportError:
-        return
-    enqueue_unfiled()
-
-
-def _state_for(download: Download, status: DownloadStatus) -> str:
-    if download.state in _BEFORE_FILES or download.state == State.ERROR:
-        return download.state
-    if status.finished and download.completed_at is not None:
-        return State.COMPLETE if status.paused else State.SEEDING
-    if status.finished:  # the "finished" event is on its way and will file the title
-        return download.state
-    return State.PAUSED if status.paused else State.DOWNLOADING
-
-
-def _progress_data(download: Download) -> dict[str, Any]:
-    return {
-        "fraction": round(download.progress, 4),
-        "rate": download.download_rate,
-        "upload_rate": download.upload_rate,
-        "peers": download.peers,
-        "eta": download.eta,
-        "state": download.state,
-        "state_label": download.get_state_display(),
-        "downloaded": download.downloaded,
-        "total": download.total_size,
-    }
-
-
-def _episode(show: Title, season: int | None, number: int | None) -> Episode | None:
-    if season is None or number is None:
-        return None
-    season_row, _ = Season.objects.get_or_create(show=show, number=season)
-    episode, _ = Episode.objects.get_or_create(season=season_row, number=number)
-    return episode
-
-
-def _run_completion_hooks(title: Title) -> None:
-    hooks: list[Callable[[Title], None]] = list(on_complete)
-    try:
-        from media.library_import import import_completed  # the filing step, when it exists
-    except ImportError:
-        pass
-    else:
-        hooks.append(import_completed)
-    for hook in hooks:
-        try:
-            hook(title)
-        except Exception:
-            log.exception("completion hook %r failed for %s", hook, title)
-
-
-def engine_part() -> EnginePart:
-    """The process part registered for the "engine" role (see TorrentsConfig.ready)."""
-    return EnginePart(Engine.from_settings())
-
-
-def engine_check() -> Any:
-    """The engine's line on /system/."""
-    from plank.system import Check
-
-    engine = _engine()
-    if engine is None:
-        roles = getattr(settings, "PLANK_ROLES", frozenset())
-        if "engine" in roles:
-            return Check(name="BitTorrent engine", ok=False, summary="not running")
-        return Check(name="BitTorrent engine", ok=True, summary="runs in the engine process")
-    torrents = engine.torrents()
-    details = [
-        ("listening", f"{engine.listen} (port {engine.listen_port})"),
-        ("torrents", str(len(torrents))),
-        (
-            "DHT / LSD / UPnP",
-            " / ".join("on" if on else "off" for on in (engine.dht, engine.lsd, engine.upnp)),
-        ),
-        (
-            "seeding",
-            "until done" if engine.seed_ratio is None else f"to ratio {engine.seed_ratio:g}",
-        ),
-    ]
-    return Check(
-        name="BitTorrent engine",
-        ok=engine.running,
-        summary=f"{len(torrents)} torrent(s)",
-        details=details,
-    )

@@ -53,6 +53,22 @@ class Download(models.Model):
     def __str__(self) -> str:
         return f"{self.title} [{self.state}]"
 
+    def look_for_peers(self, *, again: bool = False) -> None:
+        """Start (``again``: restart) the search for peers, from the metadata if it is missing."""
+        self.state = self.State.DOWNLOADING if self.metadata_at else self.State.METADATA
+        self.searching_since = timezone.now()
+        fields = ["state", "searching_since"]
+        if again:
+            self.resume_tries += 1
+            self.error = ""
+            fields += ["resume_tries", "error"]
+        self.save(update_fields=fields)
+
+    def fail(self, message: str) -> None:
+        self.state = self.State.ERROR
+        self.error = message
+        self.save(update_fields=["state", "error"])
+
     @property
     def finished(self) -> bool:
         """Every kept file is here (the title may still be seeding)."""

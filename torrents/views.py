@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from media import live
 from media.models import Title
 from torrents import downloads
 from torrents.models import Download
@@ -18,7 +20,12 @@ DONE = {"pause": "Paused.", "resume": "Resumed.", "retry": "Looking for peers ag
 @require_GET
 def downloads_page(request: HttpRequest) -> HttpResponse:
     rows = Download.objects.select_related("title").order_by("-added_at")
-    context = {"nav": "torrents", "downloads": rows}
+    context = {
+        "nav": "torrents",
+        "downloads": rows,
+        "downloads_key": live.DOWNLOADS,
+        "list_url": f"{reverse('downloads')}?partial=list",
+    }
     if request.htmx and request.GET.get("partial") == "list":
         return render(request, "torrents/downloads.html#list", context)
     return render(request, "torrents/downloads.html", context)

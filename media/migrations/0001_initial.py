@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,122 +14,259 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Episode',
+            name="Episode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('name', models.CharField(blank=True, max_length=300)),
-                ('overview', models.TextField(blank=True)),
-                ('air_date', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                ("name", models.CharField(blank=True, max_length=300)),
+                ("overview", models.TextField(blank=True)),
+                ("air_date", models.DateField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['season', 'number'],
+                "ordering": ["season", "number"],
             },
         ),
         migrations.CreateModel(
-            name='Season',
+            name="Season",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('name', models.CharField(blank=True, max_length=300)),
-                ('overview', models.TextField(blank=True)),
-                ('air_date', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                ("name", models.CharField(blank=True, max_length=300)),
+                ("overview", models.TextField(blank=True)),
+                ("air_date", models.DateField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['show', 'number'],
+                "ordering": ["show", "number"],
             },
         ),
         migrations.CreateModel(
-            name='MediaFile',
+            name="MediaFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('video', 'Video'), ('subtitle', 'Subtitle')], default='video', max_length=10)),
-                ('torrent_path', models.CharField(blank=True, help_text='Path inside the torrent', max_length=1000)),
-                ('torrent_index', models.IntegerField(blank=True, null=True)),
-                ('path', models.CharField(blank=True, help_text='Path under the data directory', max_length=1000)),
-                ('size', models.BigIntegerField(default=0)),
-                ('container', models.CharField(blank=True, max_length=32)),
-                ('video_codec', models.CharField(blank=True, max_length=32)),
-                ('audio_codec', models.CharField(blank=True, max_length=32)),
-                ('duration', models.FloatField(blank=True, null=True)),
-                ('language', models.CharField(blank=True, max_length=16)),
-                ('episode', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='files', to='media.episode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("video", "Video"), ("subtitle", "Subtitle")],
+                        default="video",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "torrent_path",
+                    models.CharField(
+                        blank=True, help_text="Path inside the torrent", max_length=1000
+                    ),
+                ),
+                ("torrent_index", models.IntegerField(blank=True, null=True)),
+                (
+                    "path",
+                    models.CharField(
+                        blank=True, help_text="Path under the data directory", max_length=1000
+                    ),
+                ),
+                ("size", models.BigIntegerField(default=0)),
+                ("container", models.CharField(blank=True, max_length=32)),
+                ("video_codec", models.CharField(blank=True, max_length=32)),
+                ("audio_codec", models.CharField(blank=True, max_length=32)),
+                ("duration", models.FloatField(blank=True, null=True)),
+                ("language", models.CharField(blank=True, max_length=16)),
+                (
+                    "episode",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="files",
+                        to="media.episode",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['title', 'torrent_index', 'id'],
+                "ordering": ["title", "torrent_index", "id"],
             },
         ),
         migrations.AddField(
-            model_name='episode',
-            name='season',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='episodes', to='media.season'),
+            model_name="episode",
+            name="season",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="episodes",
+                to="media.season",
+            ),
         ),
         migrations.CreateModel(
-            name='Title',
+            name="Title",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('movie', 'Movie'), ('tv', 'TV show')], db_index=True, default='movie', max_length=8)),
-                ('title', models.CharField(max_length=300)),
-                ('original_title', models.CharField(blank=True, max_length=300)),
-                ('year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('overview', models.TextField(blank=True)),
-                ('poster', models.CharField(blank=True, help_text='TMDB poster path, e.g. /abc.jpg', max_length=500)),
-                ('tmdb_id', models.PositiveIntegerField(blank=True, db_index=True, null=True)),
-                ('imdb_id', models.CharField(blank=True, max_length=16)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('downloading', 'Downloading'), ('complete', 'Complete'), ('error', 'Error'), ('removed', 'Removed')], db_index=True, default='pending', max_length=12)),
-                ('status_detail', models.TextField(blank=True, help_text='Why the title is in error, in words a person understands')),
-                ('magnet', models.TextField(blank=True)),
-                ('info_hash', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('info_hash_v2', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('release_name', models.CharField(blank=True, max_length=500)),
-                ('quality', models.CharField(blank=True, max_length=32)),
-                ('added_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('added_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("movie", "Movie"), ("tv", "TV show")],
+                        db_index=True,
+                        default="movie",
+                        max_length=8,
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("original_title", models.CharField(blank=True, max_length=300)),
+                ("year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("overview", models.TextField(blank=True)),
+                (
+                    "poster",
+                    models.CharField(
+                        blank=True, help_text="TMDB poster path, e.g. /abc.jpg", max_length=500
+                    ),
+                ),
+                ("tmdb_id", models.PositiveIntegerField(blank=True, db_index=True, null=True)),
+                ("imdb_id", models.CharField(blank=True, max_length=16)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("downloading", "Downloading"),
+                            ("complete", "Complete"),
+                            ("error", "Error"),
+                            ("removed", "Removed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "status_detail",
+                    models.TextField(
+                        blank=True,
+                        help_text="Why the title is in error, in words a person understands",
+                    ),
+                ),
+                ("magnet", models.TextField(blank=True)),
+                ("info_hash", models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                (
+                    "info_hash_v2",
+                    models.CharField(blank=True, max_length=64, null=True, unique=True),
+                ),
+                ("release_name", models.CharField(blank=True, max_length=500)),
+                ("quality", models.CharField(blank=True, max_length=32)),
+                ("added_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-added_at', '-id'],
+                "ordering": ["-added_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='season',
-            name='show',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seasons', to='media.title'),
+            model_name="season",
+            name="show",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="seasons",
+                to="media.title",
+            ),
         ),
         migrations.CreateModel(
-            name='PlaybackPosition',
+            name="PlaybackPosition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.FloatField(default=0)),
-                ('duration', models.FloatField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('file', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='media.mediafile')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='playback_positions', to=settings.AUTH_USER_MODEL)),
-                ('title', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='playback_positions', to='media.title')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.FloatField(default=0)),
+                ("duration", models.FloatField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "file",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="media.mediafile",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="playback_positions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "title",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="playback_positions",
+                        to="media.title",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at'],
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.AddField(
-            model_name='mediafile',
-            name='title',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='media.title'),
+            model_name="mediafile",
+            name="title",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="files", to="media.title"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='episode',
-            constraint=models.UniqueConstraint(fields=('season', 'number'), name='episode_unique_number'),
+            model_name="episode",
+            constraint=models.UniqueConstraint(
+                fields=("season", "number"), name="episode_unique_number"
+            ),
         ),
         migrations.AddIndex(
-            model_name='title',
-            index=models.Index(fields=['kind', '-added_at'], name='media_title_kind_10f633_idx'),
+            model_name="title",
+            index=models.Index(fields=["kind", "-added_at"], name="media_title_kind_10f633_idx"),
         ),
         migrations.AddConstraint(
-            model_name='season',
-            constraint=models.UniqueConstraint(fields=('show', 'number'), name='season_unique_number'),
+            model_name="season",
+            constraint=models.UniqueConstraint(
+                fields=("show", "number"), name="season_unique_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='playbackposition',
-            constraint=models.UniqueConstraint(fields=('user', 'title', 'file'), name='playback_unique_per_file', nulls_distinct=False),
+            model_name="playbackposition",
+            constraint=models.UniqueConstraint(
+                fields=("user", "title", "file"),
+                name="playback_unique_per_file",
+                nulls_distinct=False,
+            ),
         ),
     ]

@@ -4,6 +4,9 @@ import zlib
 
 from django import template
 
+from media import live
+from plank.live.keys import to_path
+
 register = template.Library()
 
 
@@ -22,9 +25,4 @@ def initials(text: str) -> str:
 @register.filter
 def download_key(pk: int) -> str:
     """The live key path of a title's download progress (pushed as ``set`` frames)."""
-    return f"download/{pk}"
-
-
-@register.filter
-def title_key(pk: int) -> str:
-    return f"media/{pk}"
+    return to_path(live.download(pk))

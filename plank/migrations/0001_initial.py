@@ -5,29 +5,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Preferences',
+            name="Preferences",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tmdb_api_key', models.CharField(blank=True, help_text='A v3 API key (32 characters) or a v4 read access token, from themoviedb.org → Settings → API.', max_length=512, verbose_name='TMDB API key')),
-                ('tmdb_language', models.CharField(default='en-US', max_length=16, verbose_name='TMDB language')),
-                ('dht', models.BooleanField(default=True, help_text='Find peers through the distributed hash table.', verbose_name='DHT')),
-                ('lsd', models.BooleanField(default=True, verbose_name='Local peer discovery')),
-                ('port_mapping', models.BooleanField(default=True, verbose_name='Port mapping (UPnP / NAT-PMP)')),
-                ('seed_ratio', models.FloatField(blank=True, help_text='Leave empty to stop sharing when a download completes.', null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(100.0)], verbose_name='Seed to ratio')),
-                ('metadata_timeout', models.PositiveIntegerField(default=120, validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(3600)], verbose_name='Give up finding peers after (seconds)')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "tmdb_api_key",
+                    models.CharField(
+                        blank=True,
+                        help_text="A v3 API key (32 characters) or a v4 read access token, from themoviedb.org → Settings → API.",
+                        max_length=512,
+                        verbose_name="TMDB API key",
+                    ),
+                ),
+                (
+                    "tmdb_language",
+                    models.CharField(default="en-US", max_length=16, verbose_name="TMDB language"),
+                ),
+                (
+                    "dht",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Find peers through the distributed hash table.",
+                        verbose_name="DHT",
+                    ),
+                ),
+                ("lsd", models.BooleanField(default=True, verbose_name="Local peer discovery")),
+                (
+                    "port_mapping",
+                    models.BooleanField(default=True, verbose_name="Port mapping (UPnP / NAT-PMP)"),
+                ),
+                (
+                    "seed_ratio",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Leave empty to stop sharing when a download completes.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(100.0),
+                        ],
+                        verbose_name="Seed to ratio",
+                    ),
+                ),
+                (
+                    "metadata_timeout",
+                    models.PositiveIntegerField(
+                        default=120,
+                        validators=[
+                            django.core.validators.MinValueValidator(5),
+                            django.core.validators.MaxValueValidator(3600),
+                        ],
+                        verbose_name="Give up finding peers after (seconds)",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'preferences',
-                'verbose_name_plural': 'preferences',
+                "verbose_name": "preferences",
+                "verbose_name_plural": "preferences",
             },
         ),
     ]
