@@ -8,6 +8,38 @@ from typing import Any
 
 from django.db import connections
 
+from browse.tmdb_answers import Summary
+from media import library
+from media.magnets import parse_magnet
+from media.models import Title
+
+
+def add(magnet: str, kind: str) -> Title:
+    """``magnet`` added to the library the way the add form adds it."""
+    return library.add_magnet(parse_magnet(magnet), kind, None).title
+
+
+def summary(
+    title: str,
+    *,
+    year: int | None = 2000,
+    popularity: float = 10.0,
+    kind: str = "movie",
+    tmdb_id: int = 1,
+) -> Summary:
+    """A TMDB search result or list item named ``title``."""
+    return Summary(
+        kind=kind,  # type: ignore[arg-type]
+        tmdb_id=tmdb_id,
+        title=title,
+        original_title=title,
+        year=year,
+        overview="",
+        poster_path=None,
+        vote_average=0.0,
+        popularity=popularity,
+    )
+
 
 def at_once(
     count: int,

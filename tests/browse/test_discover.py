@@ -5,38 +5,24 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from browse import discover
+from browse import discover, live
 from browse.discover import Fetched, NotConfigured
 from browse.tmdb import (
     AUTH_MESSAGE,
     BAD_KEY_MESSAGE,
     NO_KEY_MESSAGE,
-    Page,
-    Summary,
     TMDBAuthError,
     TMDBNotFound,
     TMDBUnavailable,
 )
-from media.models import Status, Title
+from browse.tmdb_answers import Page
+from media.models import Status
 from plank.live import cache as live_cache
+from plank.live.models import Outbox
 from plank.models import get_preferences
 from tests.browse.fake_tmdb import FakeTMDB
-from tests.browse.helpers import at_once
-
-
-def summary(title: str, popularity: float, *, kind: str = "movie", tmdb_id: int = 1) -> Summary:
-    return Summary(
-        kind=kind,  # type: ignore[arg-type]
-        tmdb_id=tmdb_id,
-        title=title,
-        original_title=title,
-        year=2000,
-        overview="",
-        poster_path=None,
-        vote_average=0.0,
-        popularity=popularity,
-    )
-
+from tests.browse.helpers import at_once, summary
+from tests.factories import make_title
 
 # --- lists ----------------------------------------------------------------------------------
 
@@ -85,9 +71,11 @@ def test_popular_all_last_pages(configured: FakeTMDB) -> None:
 
 
 def test_merge_pages_keeps_the_staleness_of_either_half() -> None:
-    a = Fetched(Page(1, 2, 30, (summary("A", 1),)), stale=False, fetched_at=20.0)
+    a = Fetched(Page(1, 2, 30, (summary("A", popularity=1),)), stale=False, fetched_at=20.0)
     b = Fetched(
-        Page(1, 5, 90, (summary("B", 2, kind="tv"), summary("C", 1, kind="tv"))),
+        Page(
+            1, 5, 90, (summary("B", popularity=2, kind="tv"), summary("C", popularity=1, kind="tv"))
+        ),
         stale=True,
         error="TMDB is down",
         fetched_at=10.0,
@@ -118,11 +106,11 @@ def test_bad_arguments_are_refused_before_any_request(configured: FakeTMDB) -> N
 
 def test_search_ranks_exact_then_prefix_then_the_rest() -> None:
     results = [
-        summary("The Housemaid", 90, tmdb_id=1),
-        summary("Full House", 80, tmdb_id=2),
-        summary("House of the Dragon", 70, kind="tv", tmdb_id=3),
-        summary("House", 10, kind="tv", tmdb_id=4),
-        summary("House of Cards", 75, kind="tv", tmdb_id=5),
+        summary("The Housemaid", popularity=90, tmdb_id=1),
+        summary("Full House", popularity=80, tmdb_id=2),
+        summary("House of the Dragon", popularity=70, kind="tv", tmdb_id=3),
+        summary("House", popularity=10, kind="tv", tmdb_id=4),
+        summary("House of Cards", popularity=75, kind="tv", tmdb_id=5),
     ]
     ranked = discover.rank_results("house", results)
     assert [item.tmdb_id for item in ranked] == [4, 1, 5, 3, 2]
@@ -130,13 +118,13 @@ def test_search_ranks_exact_then_prefix_then_the_rest() -> None:
 
 
 def test_search_rank_is_loose_about_case_accents_and_punctuation() -> None:
-    assert discover.search_rank("amelie", summary("Amélie", 1)) == 0
-    assert discover.search_rank("SPIDER MAN", summary("Spider-Man", 1)) == 0
-    assert discover.search_rank("your name", summary("Your Name.", 1)) == 0
-    assert discover.search_rank("tom and jerry", summary("Tom & Jerry", 1)) == 0
-    assert discover.search_rank("matrix", summary("The Matrix", 1)) == 0
-    assert discover.search_rank("matrix", summary("Matrix Resurrections", 1)) == 1
-    assert discover.search_rank("matrix", summary("Inside the Matrix", 1)) == 2
+    assert discover.search_rank("amelie", summary("Amélie", popularity=1)) == 0
+    assert discover.search_rank("SPIDER MAN", summary("Spider-Man", popularity=1)) == 0
+    assert discover.search_rank("your name", summary("Your Name.", popularity=1)) == 0
+    assert discover.search_rank("tom and jerry", summary("Tom & Jerry", popularity=1)) == 0
+    assert discover.search_rank("matrix", summary("The Matrix", popularity=1)) == 0
+    assert discover.search_rank("matrix", summary("Matrix Resurrections", popularity=1)) == 1
+    assert discover.search_rank("matrix", summary("Inside the Matrix", popularity=1)) == 2
 
 
 def test_search_over_movies_and_shows_ranked_and_cached(configured: FakeTMDB) -> None:
@@ -255,29 +243,32 @@ def test_language_comes_from_the_preferences(configured: FakeTMDB) -> None:
     assert configured.calls_to("/trending/movie/week")[0]["language"] == "de-DE"
 
 
-def test_a_new_language_makes_cached_answers_stale(
-    configured: FakeTMDB, django_capture_on_commit_callbacks
-) -> None:
+def tmdb_announcements() -> int:
+    return sum(1 for row in Outbox.objects.all() if list(live.TMDB) in row.keys)
+
+
+def test_a_new_language_makes_cached_answers_stale(configured_tx: FakeTMDB) -> None:
+    # Committed rows (transactional): the save's announcement is sent when it commits.
     discover.trending("movie", 1)
     prefs = get_preferences()
-    with django_capture_on_commit_callbacks(execute=True):
-        prefs.tmdb_language = "fr-FR"
-        prefs.save()
+    before = tmdb_announcements()
+    prefs.tmdb_language = "fr-FR"
+    prefs.save()
+    assert tmdb_announcements() == before + 1
     discover.trending("movie", 1)
-    assert [q["language"] for q in configured.calls_to("/trending/movie/week")] == [
+    assert [q["language"] for q in configured_tx.calls_to("/trending/movie/week")] == [
         "en-US",
         "fr-FR",
     ]
 
 
-def test_saving_the_same_settings_keeps_the_cache(
-    configured: FakeTMDB, django_capture_on_commit_callbacks
-) -> None:
+def test_saving_the_same_settings_keeps_the_cache(configured_tx: FakeTMDB) -> None:
     discover.trending("movie", 1)
-    with django_capture_on_commit_callbacks(execute=True):
-        get_preferences().save()
+    before = tmdb_announcements()
+    get_preferences().save()
     discover.trending("movie", 1)
-    assert len(configured.calls_to("/trending/movie/week")) == 1
+    assert len(configured_tx.calls_to("/trending/movie/week")) == 1
+    assert tmdb_announcements() == before
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -314,12 +305,12 @@ def test_fifty_concurrent_cold_callers_cause_one_upstream_call(configured_tx: Fa
 
 
 def test_in_library_matches_kind_and_id(configured: FakeTMDB) -> None:
-    Title.objects.create(kind="movie", title="The Matrix", tmdb_id=603)
-    Title.objects.create(kind="tv", title="Gone", tmdb_id=1396, status=Status.REMOVED)
+    make_title(kind="movie", title="The Matrix", tmdb_id=603)
+    make_title(kind="tv", title="Gone", tmdb_id=1396, status=Status.REMOVED)
     items = [
-        summary("The Matrix", 1, tmdb_id=603),
-        summary("Same id, a show", 1, kind="tv", tmdb_id=603),
-        summary("Breaking Bad", 1, kind="tv", tmdb_id=1396),
+        summary("The Matrix", popularity=1, tmdb_id=603),
+        summary("Same id, a show", popularity=1, kind="tv", tmdb_id=603),
+        summary("Breaking Bad", popularity=1, kind="tv", tmdb_id=1396),
     ]
     assert discover.in_library(items) == {("movie", 603)}
     assert discover.in_library([]) == set()

@@ -8,32 +8,15 @@ from django_tasks_db.models import DBTaskResult
 
 from browse import discover, matching
 from browse.models import MetadataSync
-from browse.tmdb import NO_KEY_MESSAGE, Summary
-from media import library
+from browse.tmdb import NO_KEY_MESSAGE
 from media.magnets import parse_magnet
 from media.models import Episode, Season, Status, Title
 from plank.live.models import Outbox
 from plank.models import get_preferences
 from tests.browse.fake_tmdb import MOVIES_BY_ID, SHOWS_BY_ID, FakeTMDB
+from tests.browse.helpers import add, summary
 from tests.conftest import MATRIX, SHOW
-
-
-def add(magnet: str, kind: str) -> Title:
-    return library.add_magnet(parse_magnet(magnet), kind, None).title
-
-
-def summary(title: str, year: int | None, popularity: float = 10.0, tmdb_id: int = 1) -> Summary:
-    return Summary(
-        kind="movie",
-        tmdb_id=tmdb_id,
-        title=title,
-        original_title=title,
-        year=year,
-        overview="",
-        poster_path=None,
-        vote_average=0.0,
-        popularity=popularity,
-    )
+from tests.factories import make_file, make_title
 
 
 def media_emits() -> int:
@@ -44,29 +27,44 @@ def media_emits() -> int:
 
 
 def test_exact_title_and_year_is_confident() -> None:
-    assert matching.score("The Matrix", 1999, summary("The Matrix", 1999, 300)) >= 0.95
-    assert matching.score("the matrix", None, summary("The Matrix", 1999, 300)) >= 0.75
+    assert (
+        matching.score("The Matrix", 1999, summary("The Matrix", year=1999, popularity=300)) >= 0.95
+    )
+    assert (
+        matching.score("the matrix", None, summary("The Matrix", year=1999, popularity=300)) >= 0.75
+    )
 
 
 def test_a_wrong_year_is_never_confident() -> None:
-    confidence = matching.score("Dune", 2021, summary("Dune", 1984, 10_000))
+    confidence = matching.score("Dune", 2021, summary("Dune", year=1984, popularity=10_000))
     assert confidence < matching.CONFIDENCE_THRESHOLD
 
 
 def test_one_year_off_still_matches() -> None:
-    confidence = matching.score("Blade Runner", 1982, summary("Blade Runner", 1983, 50))
+    confidence = matching.score(
+        "Blade Runner", 1982, summary("Blade Runner", year=1983, popularity=50)
+    )
     assert confidence >= matching.CONFIDENCE_THRESHOLD
 
 
 def test_a_different_title_is_not_confident() -> None:
-    confidence = matching.score("The Matrix", 2003, summary("The Matrix Reloaded", 2003, 300))
+    confidence = matching.score(
+        "The Matrix", 2003, summary("The Matrix Reloaded", year=2003, popularity=300)
+    )
     assert confidence < matching.CONFIDENCE_THRESHOLD
 
 
 def test_close_runners_up_lower_the_confidence() -> None:
-    alone = matching.rank_candidates("Dune", None, [summary("Dune", 2021, 100, 1)])
+    alone = matching.rank_candidates(
+        "Dune", None, [summary("Dune", year=2021, popularity=100, tmdb_id=1)]
+    )
     both = matching.rank_candidates(
-        "Dune", None, [summary("Dune", 1984, 90, 2), summary("Dune", 2021, 100, 1)]
+        "Dune",
+        None,
+        [
+            summary("Dune", year=1984, popularity=90, tmdb_id=2),
+            summary("Dune", year=2021, popularity=100, tmdb_id=1),
+        ],
     )
     assert both[0].summary.tmdb_id == 1
     assert both[0].confidence < alone[0].confidence
@@ -81,7 +79,9 @@ def test_similarity_is_loose_about_punctuation_and_accents() -> None:
 # --- automatic matching ---------------------------------------------------------------------
 
 
-def test_a_movie_added_by_magnet_is_matched(configured: FakeTMDB) -> None:
+def test_a_movie_added_by_magnet_is_matched(configured_tx: FakeTMDB) -> None:
+    # Committed rows (transactional): each transaction's announcement is a row of its own.
+    configured = configured_tx
     title = add(MATRIX, "movie")
     before = media_emits()
     outcome = matching.run_match(title.pk)
@@ -96,7 +96,7 @@ def test_a_movie_added_by_magnet_is_matched(configured: FakeTMDB) -> None:
     sync = MetadataSync.objects.get(title=title)
     assert sync.source == "auto" and sync.confidence >= matching.CONFIDENCE_THRESHOLD
     assert sync.synced_at is not None and sync.error == ""
-    assert media_emits() > before
+    assert media_emits() == before + 1  # the title and its sync: one announcement
     assert configured.calls_to("/search/movie")[0]["year"] == "1999"
 
 
@@ -120,7 +120,7 @@ def test_refreshing_a_matched_show_keeps_rows_and_their_files(configured: FakeTM
     title = add(SHOW, "tv")
     matching.run_match(title.pk)
     pilot = Episode.objects.get(season__show=title, season__number=1, number=1)
-    file = title.files.create(torrent_path="bb/s01e01.mkv", episode=pilot)
+    file = make_file(title, torrent_path="bb/s01e01.mkv", episode=pilot)
     Episode.objects.filter(pk=pilot.pk).update(name="Renamed locally")
     Title.objects.filter(pk=title.pk).update(overview="")
     configured.clear_calls()
@@ -136,7 +136,7 @@ def test_refreshing_a_matched_show_keeps_rows_and_their_files(configured: FakeTM
 
 
 def test_a_doubtful_candidate_is_not_applied(configured: FakeTMDB) -> None:
-    title = Title.objects.create(kind="movie", title="Dark", year=2005)
+    title = make_title(kind="movie", title="Dark", year=2005)
     outcome = matching.run_match(title.pk)
     assert outcome.applied is False
     assert outcome.tmdb_id == 155  # The Dark Knight: found, but not close enough
@@ -150,7 +150,7 @@ def test_a_doubtful_candidate_is_not_applied(configured: FakeTMDB) -> None:
 
 
 def test_nothing_found(configured: FakeTMDB) -> None:
-    title = Title.objects.create(kind="movie", title="Qwxzy Plorb")
+    title = make_title(kind="movie", title="Qwxzy Plorb")
     outcome = matching.run_match(title.pk)
     assert outcome.applied is False and outcome.confidence == 0.0
     assert MetadataSync.objects.get(title=title).error == "TMDB has nothing by that name."
@@ -211,7 +211,7 @@ def test_nothing_is_queued_without_a_key_or_for_titles_with_an_id(
     configured: FakeTMDB, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        Title.objects.create(kind="movie", title="Known", tmdb_id=603)
+        make_title(kind="movie", title="Known", tmdb_id=603)
         prefs = get_preferences()
         prefs.tmdb_api_key = ""
         prefs.save()
@@ -229,7 +229,7 @@ def test_the_task_can_be_called_directly(configured: FakeTMDB) -> None:
 
 
 def test_fix_match_applies_a_persons_choice(configured: FakeTMDB) -> None:
-    title = Title.objects.create(kind="movie", title="Matrix", year=1999)
+    title = make_title(kind="movie", title="Matrix", year=1999)
     fixed = matching.fix_match(title, "movie", 603)
     assert fixed.tmdb_id == 603 and fixed.title == "The Matrix"
     sync = MetadataSync.objects.get(title=title)
@@ -276,6 +276,13 @@ def test_add_wanted_records_the_title_without_a_magnet(configured: FakeTMDB, own
     assert Title.objects.count() == 1
 
 
+def test_adding_as_wanted_announces_the_library_once(configured_tx: FakeTMDB) -> None:
+    details = discover.movie(603).value
+    before = media_emits()
+    matching.add_wanted(details, None)  # the title and its sync, in one transaction
+    assert media_emits() == before + 1
+
+
 def test_add_with_magnet_fulfils_a_wanted_title(configured: FakeTMDB, owner) -> None:
     details = discover.movie(603).value
     wanted = matching.add_wanted(details, owner).title
@@ -295,10 +302,6 @@ def test_sync_health_reports_counts(configured: FakeTMDB) -> None:
 
 
 def test_a_magnet_already_in_the_library_never_rewrites_that_title(configured, owner) -> None:
-    from browse import discover
-    from media.magnets import parse_magnet
-    from tests.conftest import MATRIX
-
     matrix = matching.add_with_magnet(discover.movie(603).value, parse_magnet(MATRIX), owner).title
     assert matrix.title == "The Matrix"
     # someone pastes the same magnet on Fight Club's page by mistake

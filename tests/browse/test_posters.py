@@ -98,6 +98,34 @@ def test_odd_paths_are_404_without_asking_tmdb(
     assert configured.calls == []
 
 
+def test_a_poster_symlinked_out_of_the_posters_folder_is_refused(
+    configured: FakeTMDB, client_owner: Client, settings, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"SECRET")
+    link = Path(settings.POSTERS_DIR) / "w342" / NAME
+    link.parent.mkdir(parents=True)
+    link.symlink_to(secret)
+    response = client_owner.get(posters.poster_url(MATRIX_POSTER, "w342"))
+    assert response.status_code == 404
+    assert b"SECRET" not in b"".join(response) and secret.read_bytes() == b"SECRET"
+    assert configured.calls == []
+
+
+def test_a_poster_symlinked_inside_the_posters_folder_is_served(
+    configured: FakeTMDB, client_owner: Client, settings
+) -> None:
+    folder = Path(settings.POSTERS_DIR)
+    (folder / "original").mkdir(parents=True)
+    (folder / "original" / NAME).write_bytes(tiny_jpeg((7, 8, 9)))
+    (folder / "w342").mkdir()
+    (folder / "w342" / NAME).symlink_to(folder / "original" / NAME)
+    response = client_owner.get(posters.poster_url(MATRIX_POSTER, "w342"))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == tiny_jpeg((7, 8, 9))
+    assert configured.calls == []
+
+
 def test_no_key_is_404_at_once(configured: FakeTMDB, client_owner: Client) -> None:
     prefs = get_preferences()
     prefs.tmdb_api_key = ""

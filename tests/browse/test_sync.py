@@ -15,16 +15,12 @@ from django.utils import timezone
 
 from browse import matching
 from browse.models import MetadataSync, SyncRun
-from media import library
-from media.magnets import parse_magnet
 from media.models import Season, Status, Title
 from plank.models import get_preferences
 from tests.browse.fake_tmdb import FakeTMDB
+from tests.browse.helpers import add
 from tests.conftest import MATRIX, SHOW
-
-
-def add(magnet: str, kind: str) -> Title:
-    return library.add_magnet(parse_magnet(magnet), kind, None).title
+from tests.factories import make_title
 
 
 def sync(*args: str) -> str:
@@ -36,7 +32,7 @@ def sync(*args: str) -> str:
 def test_sync_matches_the_library_and_warms_the_lists(configured: FakeTMDB) -> None:
     movie = add(MATRIX, "movie")
     show = add(SHOW, "tv")
-    Title.objects.create(kind="movie", title="Gone", status=Status.REMOVED)
+    make_title(kind="movie", title="Gone", status=Status.REMOVED)
     output = sync()
     movie.refresh_from_db()
     show.refresh_from_db()
@@ -79,7 +75,7 @@ def test_only_titles_older_than_the_age_unless_all(configured: FakeTMDB) -> None
 
 
 def test_titles_never_synced_are_always_due(configured: FakeTMDB) -> None:
-    Title.objects.create(kind="movie", title="The Matrix", year=1999)
+    make_title(kind="movie", title="The Matrix", year=1999)
     sync("--no-warm", "--older-than", "1000")
     assert Title.objects.get().tmdb_id == 603
 
@@ -87,7 +83,7 @@ def test_titles_never_synced_are_always_due(configured: FakeTMDB) -> None:
 def test_failures_are_counted_and_the_run_goes_on(configured: FakeTMDB) -> None:
     add(MATRIX, "movie")
     add(SHOW, "tv")
-    Title.objects.create(kind="movie", title="Qwxzy Plorb")
+    make_title(kind="movie", title="Qwxzy Plorb")
     configured.fail("/search/tv", 500)
     output = sync("--no-warm")
     run = SyncRun.objects.get()

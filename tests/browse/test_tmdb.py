@@ -14,6 +14,7 @@ from email.utils import format_datetime
 import pytest
 import requests
 
+from browse import discover
 from browse import tmdb as tmdb_module
 from browse.tmdb import (
     AUTH_MESSAGE,
@@ -24,6 +25,16 @@ from browse.tmdb import (
     NO_KEY_MESSAGE,
     NOT_FOUND_MESSAGE,
     TIMEOUT_MESSAGE,
+    TMDBAuthError,
+    TMDBBadImage,
+    TMDBClient,
+    TMDBError,
+    TMDBNotFound,
+    TMDBRateLimited,
+    TMDBUnavailable,
+    parse_retry_after,
+)
+from browse.tmdb_answers import (
     Episode,
     ImageConfig,
     InvalidImagePath,
@@ -33,20 +44,12 @@ from browse.tmdb import (
     SeasonSummary,
     ShowDetails,
     Summary,
-    TMDBAuthError,
-    TMDBBadImage,
-    TMDBClient,
-    TMDBError,
-    TMDBNotFound,
-    TMDBRateLimited,
-    TMDBUnavailable,
-    credential_kind,
     is_valid_image_path,
     parse_date,
-    parse_retry_after,
     parse_year,
 )
 from plank.live.errors import UpstreamError
+from plank.tmdb_credentials import credential_kind
 from tests.browse.fake_tmdb import (
     BREAKING_BAD_CAST,
     FAKE_API_KEY,
@@ -169,11 +172,11 @@ def test_test_connection(fake_tmdb: FakeTMDB, tmdb: TMDBClient) -> None:
         TMDBClient(OTHER_V3_KEY, fake_tmdb.base_url).test_connection()
 
 
-def test_base_url_defaults_to_settings(settings, fake_tmdb: FakeTMDB) -> None:
+def test_the_apps_client_uses_the_configured_address(settings, fake_tmdb: FakeTMDB) -> None:
     settings.PLANK_TMDB_BASE_URL = fake_tmdb.base_url
-    settings.PLANK_TMDB_API_KEY = FAKE_API_KEY
-    assert TMDBClient(FAKE_API_KEY).base_url == fake_tmdb.base_url
-    assert TMDBClient.from_settings().test_connection() == "Connected"
+    client = discover.client(FAKE_API_KEY, "en-US")
+    assert client.base_url == fake_tmdb.base_url
+    assert client.test_connection() == "Connected"
 
 
 def test_trailing_slash_in_base_url_is_tolerated(fake_tmdb: FakeTMDB) -> None:

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from browse.models import MetadataSync
-from browse.tmdb import AUTH_MESSAGE, NO_KEY_MESSAGE
+from browse.tmdb import AUTH_MESSAGE, MAX_SEASON, NO_KEY_MESSAGE
 from media.models import Season, Status, Title
 from plank.live import cache as live_cache
 from plank.models import get_preferences
@@ -21,6 +21,7 @@ from tests.browse.fake_tmdb import (
 )
 from tests.browse.helpers import at_once
 from tests.conftest import MATRIX
+from tests.factories import make_title
 
 HX = {"HTTP_HX_REQUEST": "true"}
 CARD = re.compile(
@@ -231,7 +232,7 @@ def test_in_library_badge_and_live_refresh(configured: FakeTMDB, client_owner: C
     refresh = "/browse/?type=trending&amp;filter=movie&amp;partial=cards"
     assert f'hx-get="{refresh}" hx-trigger="live:refresh"' in html
 
-    Title.objects.create(kind=first_kind, title="Added", tmdb_id=first_id)
+    make_title(kind=first_kind, title="Added", tmdb_id=first_id)
     partial = client_owner.get(url + "&partial=cards", **HX)
     chunk = partial.content.decode()
     assert "<html" not in chunk and 'id="browse-page-1"' in chunk
@@ -433,7 +434,7 @@ def test_test_connection_without_a_key(configured: FakeTMDB, client_owner: Clien
 
 
 def test_fix_match_page_and_choice(configured: FakeTMDB, client_owner: Client) -> None:
-    title = Title.objects.create(kind="movie", title="Matrix", year=1999)
+    title = make_title(kind="movie", title="Matrix", year=1999)
     page = client_owner.get(f"/browse/match/{title.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -447,7 +448,7 @@ def test_fix_match_page_and_choice(configured: FakeTMDB, client_owner: Client) -
 
 
 def test_fix_match_to_a_show(configured: FakeTMDB, client_owner: Client) -> None:
-    title = Title.objects.create(kind="movie", title="Breaking Bad")
+    title = make_title(kind="movie", title="Breaking Bad")
     html = client_owner.get(f"/browse/match/{title.pk}/?kind=tv&q=breaking&year=").content.decode()
     assert 'name="tmdb_id" value="1396"' in html
     client_owner.post(f"/browse/match/{title.pk}/", {"kind": "tv", "tmdb_id": "1396"})
@@ -457,7 +458,7 @@ def test_fix_match_to_a_show(configured: FakeTMDB, client_owner: Client) -> None
 
 
 def test_fix_match_bad_input(configured: FakeTMDB, client_owner: Client) -> None:
-    title = Title.objects.create(kind="movie", title="Matrix")
+    title = make_title(kind="movie", title="Matrix")
     bad = client_owner.post(f"/browse/match/{title.pk}/", {"kind": "film", "tmdb_id": "x"})
     assert bad.status_code == 400 and "Choose one of the results." in bad.content.decode()
     unknown = client_owner.post(
@@ -470,8 +471,46 @@ def test_fix_match_bad_input(configured: FakeTMDB, client_owner: Client) -> None
 
 
 def test_fix_match_search_failing(configured: FakeTMDB, client_owner: Client) -> None:
-    title = Title.objects.create(kind="movie", title="Matrix")
+    title = make_title(kind="movie", title="Matrix")
     configured.fail("/search/movie", 500)
     response = client_owner.get(f"/browse/match/{title.pk}/")
     assert response.status_code == 503
     assert "HTTP 500" in response.content.decode()
+
+
+def test_fix_match_without_a_usable_key_shows_the_setup_card(
+    configured: FakeTMDB, client_owner: Client
+) -> None:
+    title = make_title(kind="movie", title="Matrix")
+    prefs = get_preferences()
+    prefs.tmdb_api_key = "f" * 32  # well formed, but TMDB refuses it
+    prefs.save()
+    html = client_owner.get(f"/browse/match/{title.pk}/").content.decode()
+    assert "Connect Plank to TMDB" in html and AUTH_MESSAGE in html
+
+
+# --- TMDB trouble, page by page -------------------------------------------------------------
+
+
+def test_a_season_number_past_the_last_is_404_without_asking_tmdb(
+    configured: FakeTMDB, client_owner: Client
+) -> None:
+    assert client_owner.get(f"/browse/tv/1396/season/{MAX_SEASON + 1}/").status_code == 404
+    assert configured.calls == []
+
+
+def test_adding_while_tmdb_is_down_retries_on_the_details_page(
+    configured: FakeTMDB, client_owner: Client
+) -> None:
+    configured.fail("/movie/603", 503)
+    response = client_owner.post("/browse/movie/603/add")
+    assert response.status_code == 503 and response["Retry-After"]
+    assert 'href="/browse/movie/603/">Retry</a>' in response.content.decode()
+    assert Title.objects.count() == 0
+
+
+def test_a_failing_live_refresh_of_the_details_keeps_what_is_shown(
+    configured: FakeTMDB, client_owner: Client
+) -> None:
+    configured.fail("/movie/603", 503)
+    assert client_owner.get("/browse/movie/603/?partial=library", **HX).status_code == 204

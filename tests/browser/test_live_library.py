@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import login
+from tests.conftest import MATRIX
 from tests.live.live_server import Server, manage, start_server
 
-MATRIX = "magnet:?xt=urn:btih:c9e15763f722f23e98a29decdfae341b98d53056&dn=The.Matrix.1999.1080p.BluRay.x264-GRP"
-HEAT = "magnet:?xt=urn:btih:1111111111111111111111111111111111111111&dn=Heat.1995.720p.BluRay.x264-GRP"
+HEAT = (
+    "magnet:?xt=urn:btih:1111111111111111111111111111111111111111&dn=Heat.1995.720p.BluRay.x264-GRP"
+)
 
 ADD_FROM_A_COMMAND = """
 from media.library import add_magnet
@@ -25,7 +27,9 @@ def restartable(plank_env: dict[str, str]):
     holder["server"].stop()
 
 
-def test_add_in_one_page_appears_in_the_other_then_catch_up_after_a_cut(browser, restartable, plank_env) -> None:
+def test_add_in_one_page_appears_in_the_other_then_catch_up_after_a_cut(
+    browser, restartable, plank_env
+) -> None:
     server: Server = restartable["server"]
     page_a = login(browser, server, "anna")
     page_b = login(browser, server, "ben")

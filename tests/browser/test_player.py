@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import libtorrent as lt
-import pytest
 
 from media.remux import remux_to_mp4
 from tests.browser.conftest import login
-from tests.live.live_server import Server, base_env, create_user, manage, start_server
+from tests.live.live_server import Server
 from tests.media.videos import make_video
-from tests.torrents.conftest import MadeTorrent, Seeder
+from tests.torrents.conftest import Seeder, made_torrent
 
 H264_AAC = 'video/mp4; codecs="avc1.42E01E, mp4a.40.2"'
 RATE = 300_000  # bytes/s the seeder uploads: faster than the video plays, slower than a LAN
@@ -28,38 +24,6 @@ VIDEO = {
     "noise": True,
     "video_options": {"b": "900k", "maxrate": "900k", "bufsize": "900k"},
 }
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    env = base_env(
-        tmp_path_factory.mktemp("plank-player"),
-        TORRENT_DHT="0",
-        TORRENT_LSD="0",
-        TORRENT_UPNP="0",
-    )
-    manage(env, "migrate", "--noinput", "-v", "0")
-    create_user(env, "anna")
-    return env
-
-
-@pytest.fixture(scope="module")
-def server(env: dict[str, str]) -> Iterator[Server]:
-    server = start_server(env)
-    yield server
-    server.stop()
-
-
-def _torrent(root: Path, name: str, data: bytes, path: Path) -> MadeTorrent:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    creator = lt.create_torrent(
-        lt.list_files(str(root / name)), 64 * 1024, lt.create_torrent.v1_only
-    )
-    lt.set_piece_hashes(creator, str(root))
-    info = lt.torrent_info(lt.bencode(creator.generate()))
-    rel = path.relative_to(root).as_posix()
-    return MadeTorrent(info=info, root=root, name=name, files={rel: data}, piece_size=64 * 1024)
 
 
 def download_state(page, server: Server, title_id: int) -> tuple[str, int]:
@@ -86,8 +50,7 @@ def test_the_player_plays_while_the_title_is_still_downloading(
             made / "film.webm", container="webm", vcodec="vp9", acodec="opus", **VIDEO
         ).read_bytes()
         ext = ".webm"
-    content = tmp_path / "content"
-    torrent = _torrent(content, NAME, data, content / NAME / f"{NAME}{ext}")
+    torrent = made_torrent(tmp_path / "content", {f"{NAME}/{NAME}{ext}": data}, 64 * 1024)
     seeder = Seeder(upload_limit=RATE)
     magnet = seeder.seed(torrent)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.test import Client
 
@@ -23,7 +25,9 @@ def test_add_the_matrix_as_a_movie(client_owner: Client, owner) -> None:
     assert "The Matrix" in page and "1999" in page
 
 
-def test_add_over_htmx_resets_the_form_and_announces_the_change(client_owner: Client, htmx_headers) -> None:
+def test_add_over_htmx_resets_the_form_and_announces_the_change(
+    client_owner: Client, htmx_headers
+) -> None:
     response = client_owner.post("/media/add", {"magnet": MATRIX, "type": "movie"}, **htmx_headers)
     assert response.status_code == 200
     assert "library:changed" in response["HX-Trigger"]
@@ -33,7 +37,9 @@ def test_add_over_htmx_resets_the_form_and_announces_the_change(client_owner: Cl
 
 def test_the_same_hash_twice_leads_to_the_existing_title(client_owner: Client) -> None:
     client_owner.post("/media/add", {"magnet": MATRIX, "type": "movie"})
-    upper = MATRIX.replace("c9e15763f722f23e98a29decdfae341b98d53056", "C9E15763F722F23E98A29DECDFAE341B98D53056")
+    upper = MATRIX.replace(
+        "c9e15763f722f23e98a29decdfae341b98d53056", "C9E15763F722F23E98A29DECDFAE341B98D53056"
+    )
     response = client_owner.post("/media/add", {"magnet": upper, "type": "tv"})
     title = Title.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/media/{title.pk}/"
@@ -42,8 +48,6 @@ def test_the_same_hash_twice_leads_to_the_existing_title(client_owner: Client) -
 
 
 def test_the_same_hash_in_base32_is_the_same_title(client_owner: Client) -> None:
-    import base64
-
     b32 = base64.b32encode(bytes.fromhex("c9e15763f722f23e98a29decdfae341b98d53056")).decode()
     client_owner.post("/media/add", {"magnet": MATRIX, "type": "movie"})
     client_owner.post("/media/add", {"magnet": f"magnet:?xt=urn:btih:{b32}", "type": "movie"})
@@ -74,7 +78,9 @@ def test_a_show_is_parsed_and_kept_as_tv(client_owner: Client) -> None:
         ("magnet:?xt=urn:btih:" + "a" * 4990, ""),
     ],
 )
-def test_bad_input_gets_a_message_next_to_the_field_and_changes_nothing(client_owner: Client, magnet: str, message: str) -> None:
+def test_bad_input_gets_a_message_next_to_the_field_and_changes_nothing(
+    client_owner: Client, magnet: str, message: str
+) -> None:
     response = client_owner.post("/media/add", {"magnet": magnet, "type": "movie"})
     assert response.status_code == 400
     body = response.content.decode()
@@ -85,7 +91,9 @@ def test_bad_input_gets_a_message_next_to_the_field_and_changes_nothing(client_o
 
 
 def test_bad_input_over_htmx_rerenders_only_the_form(client_owner: Client, htmx_headers) -> None:
-    response = client_owner.post("/media/add", {"magnet": "not a magnet", "type": "movie"}, **htmx_headers)
+    response = client_owner.post(
+        "/media/add", {"magnet": "not a magnet", "type": "movie"}, **htmx_headers
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert body.lstrip().startswith('<form id="add-form"') and 'id="magnet-error"' in body

@@ -8,16 +8,17 @@ from django.contrib import admin
 from django.test import Client
 
 from media.models import Episode, MediaFile, PlaybackPosition, Season, Title
+from tests.factories import make_file, make_show
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def library(owner):
-    show = Title.objects.create(title="Breaking Bad", kind="tv", year=2008, added_by=owner)
-    season = Season.objects.create(show=show, number=1)
-    episode = Episode.objects.create(season=season, number=1, name="Pilot")
-    file = MediaFile.objects.create(title=show, episode=episode, path="library/x.mp4", size=10)
+    show = make_show(
+        title="Breaking Bad", year=2008, added_by=owner, status="pending", seasons={1: ["Pilot"]}
+    )
+    file = make_file(show, episode=Episode.objects.get(), path="library/x.mp4", size=10)
     PlaybackPosition.objects.create(user=owner, title=show, file=file, position=12)
     return show
 

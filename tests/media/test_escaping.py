@@ -23,7 +23,10 @@ def hostile(client_owner: Client) -> Title:
     return Title.objects.get()
 
 
-@pytest.mark.parametrize("page", ["/", "/?partial=grid", "/media/{pk}/", "/media/{pk}/delete", "/media/{pk}/?partial=detail"])
+@pytest.mark.parametrize(
+    "page",
+    ["/", "/?partial=grid", "/media/{pk}/", "/media/{pk}/delete", "/media/{pk}/?partial=detail"],
+)
 def test_hostile_name_is_escaped(client_owner: Client, hostile: Title, page: str) -> None:
     body = client_owner.get(page.format(pk=hostile.pk), HTTP_HX_REQUEST="true").content.decode()
     assert "<script>alert" not in body

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from media.files import inside
 from media.filing import (
     FALLBACK_NAME,
     MAX_NAME_BYTES,
@@ -14,7 +15,6 @@ from media.filing import (
     sanitize_name,
     sidecar_path,
     unique_path,
-    within,
 )
 from media.models import Kind
 
@@ -97,7 +97,8 @@ def test_sanitize_name(title: str, expected: str) -> None:
 def test_hostile_title_stays_inside_the_library(tmp_path: Path) -> None:
     rel = library_path("movie", "../../etc/passwd", 2001)
     assert rel == PurePosixPath("etcpasswd (2001)/etcpasswd (2001).mp4")
-    assert within(tmp_path, rel).is_relative_to(tmp_path.resolve())
+    target = inside(tmp_path, rel)
+    assert target is not None and target.is_relative_to(tmp_path.resolve())
 
 
 def test_reserved_name_is_fine_with_a_year_after_it() -> None:
@@ -137,24 +138,11 @@ def test_any_title_gives_safe_components(title: str, year: int | None) -> None:
 
 def test_paths_can_be_created(tmp_path: Path) -> None:
     for title in ("../../etc/passwd", "CON", "a/b:c*?", "🎬" * 200, "x" * 500, "..."):
-        target = within(tmp_path, library_path("movie", title, 1999))
+        target = inside(tmp_path, library_path("movie", title, 1999))
+        assert target is not None
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"")
         assert target.is_file()
-
-
-def test_within_refuses_escapes(tmp_path: Path) -> None:
-    assert within(tmp_path, "a/b.mp4") == tmp_path.resolve() / "a" / "b.mp4"
-    for bad in ("../x", "/etc/passwd", "a/../../x"):
-        with pytest.raises(ValueError):
-            within(tmp_path, bad)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    library = tmp_path / "library"
-    library.mkdir()
-    (library / "link").symlink_to(outside)
-    with pytest.raises(ValueError):
-        within(library, "link/file.mp4")
 
 
 def test_unique_path(tmp_path: Path) -> None:

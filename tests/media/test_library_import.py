@@ -9,54 +9,39 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from cachalot.api import cachalot_disabled
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django_tasks_db.models import DBTaskResult
 
 from media import library_import, streaming
 from media.library_import import ImportReport, _Progress, import_title, run_import
-from media.models import Episode, Kind, MediaFile, Season, Status, Title
+from media.models import Episode, MediaFile, Status, Title
 from media.probe import probe
 from media.remux import remux_to_mp4
 from plank.asgi import application
+from plank.jobs import JobWorker
 from plank.live.models import Outbox
+from tests.factories import make_download, make_file, make_show, make_title, new_info_hash
 from tests.live.conftest import ORIGIN, Socket, _person, stop_relays
 from tests.media.videos import make_ass, make_srt, make_video
+from torrents.models import Download
+from torrents.signals import download_completed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_reads")]
 
 INFO_HASH = "c9e15763f722f23e98a29decdfae341b98d53056"
-_hashes = iter(f"{n:040x}" for n in range(1, 10_000))
-
-
-@pytest.fixture(autouse=True)
-def fresh_reads():
-    with cachalot_disabled():
-        yield
-
-
-@pytest.fixture
-def data_dir(settings, tmp_path: Path) -> Path:
-    root = (tmp_path / "data").resolve()
-    settings.DATA_DIR = root
-    settings.LIBRARY_DIR = root / "library"
-    settings.DOWNLOADS_DIR = root / "downloads"
-    settings.DOWNLOADS_DIR.mkdir(parents=True)
-    return root
 
 
 Make = Callable[..., Path]
 
 
-def new_title(name: str = "Movie", year: int | None = 2020, kind: str = Kind.MOVIE) -> Title:
-    return Title.objects.create(
-        title=name, year=year, kind=kind, status=Status.COMPLETE, info_hash=next(_hashes)
-    )
+def new_title(name: str = "Movie", year: int | None = 2020) -> Title:
+    """A downloaded movie (complete, with an info hash) for the import to file."""
+    return make_title(title=name, year=year, status=Status.COMPLETE, info_hash=new_info_hash())
 
 
 def downloaded(title: Title, torrent_path: str) -> Path:
     """Where the engine writes ``torrent_path`` of the title's torrent."""
-    from django.conf import settings
-
     path = Path(settings.DOWNLOADS_DIR) / title.info_hash / torrent_path
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
@@ -70,8 +55,8 @@ def add_file(
     episode: Episode | None = None,
 ) -> MediaFile:
     path = make(downloaded(title, torrent_path))
-    return MediaFile.objects.create(
-        title=title,
+    return make_file(
+        title,
         role=role,
         torrent_path=torrent_path,
         torrent_index=MediaFile.objects.filter(title=title).count(),
@@ -113,7 +98,7 @@ def test_mp4_is_kept_and_hard_linked(data_dir: Path) -> None:
     # the stream now serves the library file
     located = streaming.locate(title.pk, None)
     assert located.path == filed and not located.downloading
-    assert [["media"], ["media", title.pk]] in [row.keys for row in Outbox.objects.all()]
+    assert [["media"]] in [row.keys for row in Outbox.objects.all()]
 
 
 def test_mkv_is_remuxed_into_a_fast_start_mp4(data_dir: Path) -> None:
@@ -192,7 +177,7 @@ def test_a_file_that_is_not_a_video_puts_the_title_in_error(data_dir: Path) -> N
 
 def test_a_missing_download_and_a_missing_title_are_errors_not_exceptions(data_dir: Path) -> None:
     title = new_title("Gone")
-    MediaFile.objects.create(title=title, torrent_path="Gone/Gone.mkv", size=10)
+    make_file(title, torrent_path="Gone/Gone.mkv", size=10)
     report = run_import(title.pk)
     assert "Gone.mkv: the downloaded file is missing" in report.error
     title.refresh_from_db()
@@ -201,11 +186,9 @@ def test_a_missing_download_and_a_missing_title_are_errors_not_exceptions(data_d
 
 
 def test_nothing_is_filed_while_the_download_is_still_running(data_dir: Path) -> None:
-    from torrents.models import Download
-
     title = new_title("Early")
     file = add_file(title, "Early/Early.mp4", video())
-    Download.objects.create(title=title, info_hash=title.info_hash, state="downloading")
+    make_download(title, state="downloading")
     report = run_import(title.pk)
     assert report.filed == [] and report.warnings and reload(file).path == ""
 
@@ -261,10 +244,8 @@ def test_two_subtitles_in_one_language_get_two_files(data_dir: Path) -> None:
 
 
 def test_episodes_are_filed_under_season_folders(data_dir: Path) -> None:
-    show = new_title("The Show", 2015, kind=Kind.TV)
-    season = Season.objects.create(show=show, number=1)
-    one = Episode.objects.create(season=season, number=1)
-    two = Episode.objects.create(season=season, number=2)
+    show = make_show(title="The Show", year=2015, info_hash=new_info_hash(), seasons={1: ["", ""]})
+    one, two = Episode.objects.order_by("number")
     e1 = add_file(show, "The.Show.S01/The.Show.S01E01.mp4", video(), episode=one)
     e2 = add_file(show, "The.Show.S01/The.Show.S01E02.mkv", video(container="mkv"), episode=two)
     sub = add_file(
@@ -301,7 +282,7 @@ def test_hostile_title_names_cannot_leave_the_library(data_dir: Path, name: str)
 def test_a_torrent_path_leaving_its_folder_is_not_followed(data_dir: Path, tmp_path: Path) -> None:
     title = new_title("Sneaky")
     outside = make_video(tmp_path / "outside.mp4")
-    MediaFile.objects.create(title=title, torrent_path="../../../outside.mp4", size=1)
+    make_file(title, torrent_path="../../../outside.mp4", size=1)
     report = run_import(title.pk)
     assert "can't be found" in report.error
     assert not (data_dir / "library").exists() or not list((data_dir / "library").rglob("*.mp4"))
@@ -359,14 +340,9 @@ def test_a_remux_finished_before_a_crash_is_adopted_not_repeated(data_dir: Path)
 
 
 def test_the_completion_hook_queues_a_job_the_worker_runs(data_dir: Path) -> None:
-    from django_tasks_db.models import DBTaskResult
-
-    from plank.jobs import JobWorker
-    from torrents import downloads
-
     title = new_title("Queued", 2000)
     file = add_file(title, "Queued/Queued.mkv", video(container="mkv"))
-    downloads._run_completion_hooks(title)  # what the engine part does on completion
+    download_completed.send(sender=Download, title=title)  # what the engine part sends
     job = DBTaskResult.objects.get()
     assert job.task_path == "media.library_import.import_title" and job.args_kwargs["args"] == [
         title.pk
@@ -442,12 +418,10 @@ async def test_progress_reaches_open_pages(data_dir: Path) -> None:
 
 
 def test_a_start_up_sweep_queues_what_was_never_filed(data_dir: Path) -> None:
-    from django_tasks_db.models import DBTaskResult
-
     filed, unfiled = new_title("Filed"), new_title("Unfiled")
     add_file(filed, "Filed/Filed.mp4", video())
     add_file(unfiled, "Unfiled/Unfiled.mkv", video(container="mkv"))
-    Title.objects.create(title="Wanted", status=Status.PENDING)
+    make_title(title="Wanted", status=Status.PENDING)
     run_import(filed.pk)
 
     assert library_import.enqueue_unfiled() == [unfiled.pk]

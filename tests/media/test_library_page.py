@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from media.models import Kind, Status, Title
+from media.models import Kind, Status
+from tests.factories import make_title
 
 pytestmark = pytest.mark.django_db
-
-
-def make(title: str, kind: str = Kind.MOVIE, year: int | None = None, **extra) -> Title:
-    return Title.objects.create(title=title, kind=kind, year=year, **extra)
 
 
 def order_in(page: str, *names: str) -> list[int]:
@@ -19,16 +16,16 @@ def order_in(page: str, *names: str) -> list[int]:
 
 
 def test_first_response_already_contains_the_items(client_owner: Client) -> None:
-    make("Alien", year=1979)
+    make_title(title="Alien", year=1979)
     page = client_owner.get("/").content.decode()
     assert "Alien" in page and 'class="grid"' in page
-    assert "hx-trigger=\"load" not in page  # no spinner-then-fetch on first load
+    assert 'hx-trigger="load' not in page  # no spinner-then-fetch on first load
 
 
 def test_tabs_show_counts_and_switch_kind(client_owner: Client) -> None:
-    make("Alien")
-    make("Heat")
-    make("The Wire", kind=Kind.TV)
+    make_title(title="Alien")
+    make_title(title="Heat")
+    make_title(title="The Wire", kind=Kind.TV)
     movies = client_owner.get("/?type=movie").content.decode()
     assert 'data-count="movie">2<' in movies and 'data-count="tv">1<' in movies
     assert "Alien" in movies and "The Wire" not in movies
@@ -37,16 +34,18 @@ def test_tabs_show_counts_and_switch_kind(client_owner: Client) -> None:
 
 
 def test_bad_type_falls_back_to_movies(client_owner: Client) -> None:
-    make("Alien")
+    make_title(title="Alien")
     response = client_owner.get("/?type=<script>")
     assert response.status_code == 200 and "Alien" in response.content.decode()
 
 
 def test_sorts(client_owner: Client) -> None:
-    make("Bravo", year=2001)
-    make("Alpha", year=1990)
-    make("Charlie", year=2010)
-    assert order_in(client_owner.get("/?sort=title").content.decode(), "Alpha", "Bravo", "Charlie") == sorted(
+    make_title(title="Bravo", year=2001)
+    make_title(title="Alpha", year=1990)
+    make_title(title="Charlie", year=2010)
+    assert order_in(
+        client_owner.get("/?sort=title").content.decode(), "Alpha", "Bravo", "Charlie"
+    ) == sorted(
         order_in(client_owner.get("/?sort=title").content.decode(), "Alpha", "Bravo", "Charlie")
     )
     by_year = client_owner.get("/?sort=year").content.decode()
@@ -57,8 +56,8 @@ def test_sorts(client_owner: Client) -> None:
 
 
 def test_filter_box(client_owner: Client, htmx_headers) -> None:
-    make("The Matrix", year=1999)
-    make("Heat", year=1995)
+    make_title(title="The Matrix", year=1999)
+    make_title(title="Heat", year=1995)
     response = client_owner.get("/", {"q": "matr", "partial": "grid"}, **htmx_headers)
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="library-grid"')
@@ -73,13 +72,13 @@ def test_empty_state_tells_a_new_user_what_to_do(client_owner: Client) -> None:
 
 
 def test_status_on_each_card(client_owner: Client) -> None:
-    make("Alien", status=Status.DOWNLOADING)
+    make_title(title="Alien", status=Status.DOWNLOADING)
     page = client_owner.get("/").content.decode()
     assert "status-downloading" in page
 
 
 def test_removed_titles_are_hidden(client_owner: Client) -> None:
-    make("Gone", status=Status.REMOVED)
+    make_title(title="Gone", status=Status.REMOVED)
     assert "Gone" not in client_owner.get("/").content.decode()
 
 
@@ -97,9 +96,13 @@ def test_pages_work_on_a_phone(client_owner: Client) -> None:
 
 
 def test_the_filter_box_gets_the_grid_and_back_gets_the_whole_page(client_owner: Client) -> None:
-    make("The Matrix", year=1999)
-    grid = client_owner.get("/", {"q": "matr"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="library-grid").content.decode()
+    make_title(title="The Matrix", year=1999)
+    grid = client_owner.get(
+        "/", {"q": "matr"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="library-grid"
+    ).content.decode()
     assert grid.lstrip().startswith('<section id="library-grid"')
     # htmx restoring history asks for the pushed URL: it must be a whole page
-    page = client_owner.get("/", {"q": "matr"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()
+    page = client_owner.get(
+        "/", {"q": "matr"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    ).content.decode()
     assert "<html" in page and "The Matrix" in page

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 from django.test import Client
@@ -16,11 +15,12 @@ from django.utils import timezone
 
 from media import playback
 from media.models import Kind, MediaFile, PlaybackPosition, Status, Title
+from tests.factories import make_file, make_title, make_user
 
 
 @pytest.fixture
 def movie(db) -> Title:
-    return Title.objects.create(title="Movie", year=2020, status=Status.COMPLETE)
+    return make_title(title="Movie", year=2020, status=Status.COMPLETE)
 
 
 @pytest.fixture
@@ -28,34 +28,31 @@ def video(movie: Title, data_dir: Path) -> MediaFile:
     path = data_dir / "library/Movie/movie.mp4"
     path.parent.mkdir(parents=True)
     path.write_bytes(bytes(1000))
-    return MediaFile.objects.create(
-        title=movie,
-        role=MediaFile.Role.VIDEO,
-        path="library/Movie/movie.mp4",
-        size=1000,
-        duration=6000,
-    )
+    return make_file(movie, path="library/Movie/movie.mp4", size=1000, duration=6000)
 
 
-def make_video(
-    name: str, *, kind: str = Kind.MOVIE, status: str = Status.COMPLETE
-) -> tuple[Title, MediaFile]:
-    title = Title.objects.create(title=name, kind=kind, status=status)
-    return title, MediaFile.objects.create(
-        title=title, role=MediaFile.Role.VIDEO, path=f"library/{name}.mp4", size=10
-    )
+def watchable(name: str, *, status: str = Status.COMPLETE) -> tuple[Title, MediaFile]:
+    """A movie called ``name`` with one small video."""
+    title = make_title(title=name, status=status)
+    return title, make_file(title, path=f"library/{name}.mp4", size=10)
+
+
+def stored_position(user, title: Title, file: MediaFile | None) -> float:
+    """The position saved for `user` in `file` of `title` (0.0 when none is)."""
+    row = PlaybackPosition.objects.filter(user=user, title=title, file=file).first()
+    return row.position if row is not None else 0.0
 
 
 # --------------------------------------------------------------------------- the service
 
 
 def test_save_and_resume(member, movie: Title, video: MediaFile) -> None:
-    assert playback.position_for(member, movie, video) == 0.0
+    assert stored_position(member, movie, video) == 0.0
     row = playback.save_position(member, movie, video, 123.5, 6000)
     assert row is not None
-    assert playback.position_for(member, movie, video) == 123.5
+    assert stored_position(member, movie, video) == 123.5
     playback.save_position(member, movie, video, 200, 6000)
-    assert playback.position_for(member, movie, video) == 200
+    assert stored_position(member, movie, video) == 200
     assert PlaybackPosition.objects.count() == 1
     stored = PlaybackPosition.objects.get()
     assert (stored.user, stored.title, stored.file, stored.duration) == (member, movie, video, 6000)
@@ -63,9 +60,9 @@ def test_save_and_resume(member, movie: Title, video: MediaFile) -> None:
 
 def test_positions_are_per_user(member, owner, movie: Title, video: MediaFile) -> None:
     playback.save_position(member, movie, video, 100, 6000)
-    assert playback.position_for(owner, movie, video) == 0.0
+    assert stored_position(owner, movie, video) == 0.0
     playback.save_position(owner, movie, video, 50, 6000)
-    assert playback.position_for(member, movie, video) == 100
+    assert stored_position(member, movie, video) == 100
 
 
 def test_unknown_duration_keeps_the_stored_one(member, movie: Title, video: MediaFile) -> None:
@@ -77,7 +74,7 @@ def test_unknown_duration_keeps_the_stored_one(member, movie: Title, video: Medi
 
 def test_position_past_the_end_is_clamped(member, movie: Title, video: MediaFile) -> None:
     playback.save_position(member, movie, video, 6001.2, 6000)
-    assert playback.position_for(member, movie, video) == 6000
+    assert stored_position(member, movie, video) == 6000
 
 
 @pytest.mark.parametrize(
@@ -107,7 +104,7 @@ def test_bad_values_are_ignored(member, movie: Title, video: MediaFile, position
 
 
 def test_a_file_of_another_title_is_refused(member, movie: Title) -> None:
-    _, other = make_video("Other")
+    _, other = watchable("Other")
     with pytest.raises(ValueError):
         playback.save_position(member, movie, other, 10, 100)
     assert not PlaybackPosition.objects.exists()
@@ -115,7 +112,6 @@ def test_a_file_of_another_title_is_refused(member, movie: Title) -> None:
 
 def test_anonymous_saves_nothing(movie: Title, video: MediaFile) -> None:
     assert playback.save_position(AnonymousUser(), movie, video, 10, 100) is None
-    assert playback.position_for(AnonymousUser(), movie, video) == 0.0
     assert playback.continue_watching(AnonymousUser()) == []
     assert not PlaybackPosition.objects.exists()
 
@@ -124,7 +120,7 @@ def test_a_movie_without_a_file_row(member, movie: Title) -> None:
     playback.save_position(member, movie, None, 42, 100)
     playback.save_position(member, movie, None, 43, 100)
     assert PlaybackPosition.objects.count() == 1
-    assert playback.position_for(member, movie, None) == 43
+    assert stored_position(member, movie, None) == 43
 
 
 def test_resume_position_restarts_finished_videos(member, movie: Title, video: MediaFile) -> None:
@@ -150,14 +146,14 @@ def _aged(minutes: int) -> None:
 
 
 def test_continue_watching_rules(member, owner) -> None:
-    a, fa = make_video("Started long ago")
-    b, fb = make_video("Started recently")
-    c, fc = make_video("Barely started")
-    d, fd = make_video("Finished")
-    e, fe = make_video("No duration known")
-    f, ff = make_video("Exactly thirty seconds")
-    g, fg = make_video("Removed", status=Status.REMOVED)
-    h, fh = make_video("Someone else's")
+    a, fa = watchable("Started long ago")
+    b, fb = watchable("Started recently")
+    c, fc = watchable("Barely started")
+    d, fd = watchable("Finished")
+    e, fe = watchable("No duration known")
+    f, ff = watchable("Exactly thirty seconds")
+    g, fg = watchable("Removed", status=Status.REMOVED)
+    h, fh = watchable("Someone else's")
     playback.save_position(member, a, fa, 600, 6000)
     _aged(50)
     playback.save_position(member, b, fb, 31, 6000)
@@ -181,13 +177,9 @@ def test_continue_watching_rules(member, owner) -> None:
 
 
 def test_continue_watching_shows_the_latest_episode_of_a_show(member) -> None:
-    show = Title.objects.create(title="Show", kind=Kind.TV, status=Status.COMPLETE)
-    ep1 = MediaFile.objects.create(
-        title=show, role=MediaFile.Role.VIDEO, path="library/Show/e1.mp4", size=1
-    )
-    ep2 = MediaFile.objects.create(
-        title=show, role=MediaFile.Role.VIDEO, path="library/Show/e2.mp4", size=1
-    )
+    show = make_title(title="Show", kind=Kind.TV, status=Status.COMPLETE)
+    ep1 = make_file(show, path="library/Show/e1.mp4", size=1)
+    ep2 = make_file(show, path="library/Show/e2.mp4", size=1)
     playback.save_position(member, show, ep1, 100, 1000)
     _aged(30)
     playback.save_position(member, show, ep2, 200, 1000)
@@ -201,14 +193,14 @@ def test_continue_watching_shows_the_latest_episode_of_a_show(member) -> None:
 
 def test_many_titles_stay_within_the_limit(member) -> None:
     for i in range(15):
-        title, file = make_video(f"T{i}")
+        title, file = watchable(f"T{i}")
         playback.save_position(member, title, file, 100, 1000)
     assert len(playback.continue_watching(member)) == 12
     assert len(playback.continue_watching(member, limit=5)) == 5
 
 
 def test_continue_watching_partial_renders_cards(member) -> None:
-    title, file = make_video('<img src=x onerror="alert(1)">')
+    title, file = watchable('<img src=x onerror="alert(1)">')
     playback.save_position(member, title, file, 250, 1000)
     html = render_to_string(
         "media/continue_watching.html", {"positions": playback.continue_watching(member)}
@@ -245,9 +237,7 @@ def test_post_saves_and_answers_204(
 def test_post_without_a_file_uses_the_main_video(
     client_member: Client, movie: Title, video: MediaFile
 ) -> None:
-    MediaFile.objects.create(
-        title=movie, role=MediaFile.Role.VIDEO, path="library/Movie/sample.mp4", size=10
-    )
+    make_file(movie, path="library/Movie/sample.mp4", size=10)
     assert (
         client_member.post(
             f"/media/{movie.pk}/position", {"position": "5", "duration": ""}
@@ -293,15 +283,13 @@ def test_bad_values_are_400_and_nothing_is_saved(
 def test_a_file_of_another_title_is_400(
     client_member: Client, movie: Title, video: MediaFile
 ) -> None:
-    _, other = make_video("Other")
+    _, other = watchable("Other")
     response = client_member.post(
         f"/media/{movie.pk}/position", {"position": "10", "file": str(other.pk)}
     )
     assert response.status_code == 400
     # a subtitle of the same title isn't a video either
-    sub = MediaFile.objects.create(
-        title=movie, role=MediaFile.Role.SUBTITLE, path="library/Movie/movie.en.vtt"
-    )
+    sub = make_file(movie, role=MediaFile.Role.SUBTITLE, path="library/Movie/movie.en.vtt", size=0)
     assert (
         client_member.post(
             f"/media/{movie.pk}/position", {"position": "10", "file": str(sub.pk)}
@@ -380,7 +368,7 @@ def test_a_beacon_from_another_origin_is_refused(
 def test_saving_from_two_users_and_the_page_resumes(
     client_member: Client, member, movie: Title, video: MediaFile
 ) -> None:
-    other = get_user_model().objects.create_user("other", password="a long enough password")
+    other = make_user("member")
     other_client = Client()
     other_client.force_login(other)
     client_member.post(

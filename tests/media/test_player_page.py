@@ -8,19 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
-from django.urls import include, path
 
-from media import playback, player
-from media.models import Episode, Kind, MediaFile, Season, Status, Title
-
-# The subtitle route as it is meant to be added to media/urls.py; these tests use it through
-# this URL map (the app's own map, plus the route if the app doesn't have it yet).
-urlpatterns = [
-    path("media/<int:pk>/subtitles/<int:file_id>.vtt", player.subtitle, name="subtitle"),
-    path("", include("plank.urls")),
-]
-
-pytestmark = pytest.mark.urls(__name__)
+from media import playback
+from media.models import Episode, MediaFile, Season, Status, Title
+from tests.factories import make_file, make_show, make_title
 
 VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello <b>there</b>\n"
 
@@ -41,13 +32,9 @@ def put(data_dir: Path):
 
 @pytest.fixture
 def movie(db, put) -> tuple[Title, MediaFile]:
-    title = Title.objects.create(title="Movie", year=2020, status=Status.COMPLETE)
-    video = MediaFile.objects.create(
-        title=title,
-        role=MediaFile.Role.VIDEO,
-        path=put("library/Movie (2020)/Movie (2020).mp4"),
-        size=100,
-        duration=5400,
+    title = make_title(title="Movie", year=2020, status=Status.COMPLETE)
+    video = make_file(
+        title, path=put("library/Movie (2020)/Movie (2020).mp4"), size=100, duration=5400
     )
     return title, video
 
@@ -107,26 +94,23 @@ def test_resumes_from_the_saved_position(
 
 def test_subtitle_tracks(client_member: Client, movie: tuple[Title, MediaFile], put) -> None:
     title, _ = movie
-    en = MediaFile.objects.create(
-        title=title,
-        role=MediaFile.Role.SUBTITLE,
+    subtitle = MediaFile.Role.SUBTITLE
+    en = make_file(
+        title,
+        role=subtitle,
         path=put("library/Movie (2020)/Movie (2020).en.vtt", VTT),
         language="en",
     )
-    pt = MediaFile.objects.create(
-        title=title,
-        role=MediaFile.Role.SUBTITLE,
+    pt = make_file(
+        title,
+        role=subtitle,
         path=put("library/Movie (2020)/Movie (2020).pt-BR.vtt", VTT),
         language="pt-BR",
     )
-    bare = MediaFile.objects.create(
-        title=title,
-        role=MediaFile.Role.SUBTITLE,
-        path=put("library/Movie (2020)/Movie (2020).vtt", VTT),
-    )
-    MediaFile.objects.create(
-        title=title,
-        role=MediaFile.Role.SUBTITLE,
+    bare = make_file(title, role=subtitle, path=put("library/Movie (2020)/Movie (2020).vtt", VTT))
+    make_file(
+        title,
+        role=subtitle,
         path=put("library/Movie (2020)/Movie (2020).fr.srt", "1\n"),
         language="fr",
     )
@@ -154,20 +138,13 @@ def test_subtitle_view_serves_only_the_titles_own_vtt_files(
     client_member: Client, movie: tuple[Title, MediaFile], put, data_dir: Path
 ) -> None:
     title, video = movie
-    other = Title.objects.create(title="Other")
-    theirs = MediaFile.objects.create(
-        title=other, role=MediaFile.Role.SUBTITLE, path=put("library/Other/other.vtt", VTT)
-    )
-    srt = MediaFile.objects.create(
-        title=title, role=MediaFile.Role.SUBTITLE, path=put("library/Movie (2020)/x.srt", "1\n")
-    )
+    subtitle = MediaFile.Role.SUBTITLE
+    other = make_title(title="Other", status=Status.PENDING)
+    theirs = make_file(other, role=subtitle, path=put("library/Other/other.vtt", VTT))
+    srt = make_file(title, role=subtitle, path=put("library/Movie (2020)/x.srt", "1\n"))
     (data_dir.parent / "secret.vtt").write_text("WEBVTT\n\nSECRET\n")
-    escape = MediaFile.objects.create(
-        title=title, role=MediaFile.Role.SUBTITLE, path="../secret.vtt"
-    )
-    missing = MediaFile.objects.create(
-        title=title, role=MediaFile.Role.SUBTITLE, path="library/Movie (2020)/gone.vtt"
-    )
+    escape = make_file(title, role=subtitle, path="../secret.vtt")
+    missing = make_file(title, role=subtitle, path="library/Movie (2020)/gone.vtt")
     for file in (theirs, srt, escape, missing, video):
         response = client_member.get(f"/media/{title.pk}/subtitles/{file.pk}.vtt")
         assert response.status_code == 404
@@ -178,20 +155,14 @@ def test_subtitle_view_serves_only_the_titles_own_vtt_files(
 
 @pytest.fixture
 def show(db, put) -> tuple[Title, list[MediaFile]]:
-    title = Title.objects.create(title="Show", kind=Kind.TV, status=Status.COMPLETE)
+    title = make_show(title="Show", status=Status.COMPLETE, seasons={})
     season = Season.objects.create(show=title, number=1)
     files = []
+    # made out of order on purpose: the picker sorts by episode number, not by row
     for number, name in ((2, "The Second"), (1, "Pilot"), (3, "")):
         episode = Episode.objects.create(season=season, number=number, name=name)
-        files.append(
-            MediaFile.objects.create(
-                title=title,
-                episode=episode,
-                role=MediaFile.Role.VIDEO,
-                path=put(f"library/Show/Season 01/Show - S01E{number:02d}.mkv"),
-                size=100 + number,
-            )
-        )
+        path = put(f"library/Show/Season 01/Show - S01E{number:02d}.mkv")
+        files.append(make_file(title, episode=episode, path=path, size=100 + number))
     return title, files
 
 
@@ -233,15 +204,15 @@ def test_episode_subtitles_belong_to_their_episode(
     client_member: Client, show: tuple[Title, list[MediaFile]], put
 ) -> None:
     title, (e2, e1, _) = show
-    sub1 = MediaFile.objects.create(
-        title=title,
+    sub1 = make_file(
+        title,
         episode=e1.episode,
         role=MediaFile.Role.SUBTITLE,
         path=put("library/Show/Season 01/Show - S01E01.en.vtt", VTT),
         language="en",
     )
-    MediaFile.objects.create(
-        title=title,
+    make_file(
+        title,
         episode=e2.episode,
         role=MediaFile.Role.SUBTITLE,
         path=put("library/Show/Season 01/Show - S01E02.en.vtt", VTT),
@@ -265,7 +236,7 @@ def test_another_titles_file_is_refused(
 
 
 def test_no_file_yet_shows_a_message(client_member: Client, db) -> None:
-    title = Title.objects.create(title="Coming", status=Status.PENDING)
+    title = make_title(title="Coming", status=Status.PENDING)
     response = client_member.get(f"/media/{title.pk}/watch")
     assert response.status_code == 200
     page = response.content.decode()
@@ -284,18 +255,12 @@ def test_missing_file_on_disk_shows_a_message(
 
 
 def test_downloading_title_plays_with_a_note(client_member: Client, db, data_dir: Path) -> None:
-    title = Title.objects.create(
+    title = make_title(
         title="Arriving",
         status=Status.DOWNLOADING,
         info_hash="c9e15763f722f23e98a29decdfae341b98d53056",
     )
-    MediaFile.objects.create(
-        title=title,
-        role=MediaFile.Role.VIDEO,
-        torrent_path="Arriving/arriving.mp4",
-        torrent_index=0,
-        size=10**9,
-    )
+    make_file(title, torrent_path="Arriving/arriving.mp4", torrent_index=0, size=10**9)
     page = client_member.get(f"/media/{title.pk}/watch").content.decode()
     assert attr(video_tag(page), "src") == f"/media/{title.pk}/stream"
     assert "Still downloading" in page
@@ -316,19 +281,12 @@ def test_anonymous_is_sent_to_login(movie: tuple[Title, MediaFile], member) -> N
 
 def test_hostile_names_are_escaped(client_member: Client, db, put) -> None:
     evil = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
-    title = Title.objects.create(title=evil, kind=Kind.TV, status=Status.COMPLETE)
-    season = Season.objects.create(show=title, number=1)
-    for number in (1, 2):
-        episode = Episode.objects.create(season=season, number=number, name=evil)
-        MediaFile.objects.create(
-            title=title,
-            episode=episode,
-            role=MediaFile.Role.VIDEO,
-            path=put(f"library/x/{number}.mp4"),
-            size=number,
-        )
-    MediaFile.objects.create(
-        title=title,
+    title = make_show(title=evil, status=Status.COMPLETE, seasons={1: [evil, evil]})
+    for episode in Episode.objects.order_by("number"):
+        path = put(f"library/x/{episode.number}.mp4")
+        make_file(title, episode=episode, path=path, size=episode.number)
+    make_file(
+        title,
         episode=Episode.objects.get(number=1),
         role=MediaFile.Role.SUBTITLE,
         path=put("library/x/1.vtt", VTT),

@@ -9,7 +9,7 @@ import av
 import pytest
 
 from media.probe import probe
-from media.remux import RemuxError, make_playable, remux_to_mp4
+from media.remux import RemuxError, remux_to_mp4
 from tests.media.videos import make_video
 
 
@@ -204,12 +204,3 @@ def test_progress_is_throttled_and_rising(sources: dict[str, Path], tmp_path: Pa
     assert fractions[-1] == 1.0
     gaps = [b[0] - a[0] for a, b in zip(calls[:-2], calls[1:-1], strict=True)]
     assert all(gap >= 0.09 for gap in gaps)
-
-
-def test_make_playable(sources: dict[str, Path], tmp_path: Path) -> None:
-    assert make_playable(sources["mp4"], tmp_path / "a.mp4") == sources["mp4"]
-    assert not (tmp_path / "a.mp4").exists()
-    out = make_playable(sources["mkv_ac3"], tmp_path / "b.mp4")
-    assert probe(out).audio_codecs == ["aac"]
-    with pytest.raises(RemuxError, match="HEVC"):
-        make_playable(sources["mkv_hevc"], tmp_path / "c.mp4")

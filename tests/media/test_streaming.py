@@ -8,28 +8,23 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import libtorrent as lt
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
 from django.test import AsyncClient, Client
 from django.utils.http import http_date
 
-from media import streaming
+from media import downloading, files, streaming
 from media.models import Kind, MediaFile, Status, Title
+from tests.conftest import body
+from tests.factories import make_download, make_file, make_title
+from torrents import engine as engine_module
+from torrents.models import Download
 
 SIZE = 10_000
 GIB = 1024**3
 MIB = 1024**2
-
-
-@pytest.fixture
-def data_dir(settings, tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    settings.DATA_DIR = root
-    settings.LIBRARY_DIR = root / "library"
-    settings.DOWNLOADS_DIR = root / "downloads"
-    settings.LIBRARY_DIR.mkdir(parents=True)
-    settings.DOWNLOADS_DIR.mkdir(parents=True)
-    return root
 
 
 def pattern(size: int) -> bytes:
@@ -40,11 +35,14 @@ def pattern(size: int) -> bytes:
 CONTENT = pattern(SIZE)
 
 
-MakeTitle = Callable[..., tuple[Title, MediaFile]]
+StoredVideo = Callable[..., tuple[Title, MediaFile]]
 
 
 @pytest.fixture
-def make_title(db, data_dir: Path) -> MakeTitle:
+def stored_video(db, data_dir: Path) -> StoredVideo:
+    """``stored_video(name, relative, content, ...)``: a title and its video, the video's
+    ``content`` written at ``relative`` in the data directory (nothing written for ``None``)."""
+
     def make(
         name: str = "Movie",
         relative: str = "library/Movie (2020)/Movie (2020).mp4",
@@ -54,31 +52,15 @@ def make_title(db, data_dir: Path) -> MakeTitle:
         kind: str = Kind.MOVIE,
         size: int | None = None,
     ) -> tuple[Title, MediaFile]:
-        title = Title.objects.create(title=name, kind=kind, status=status)
+        title = make_title(title=name, kind=kind, status=status)
         if content is not None:
             path = data_dir / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-        file = MediaFile.objects.create(
-            title=title,
-            role=MediaFile.Role.VIDEO,
-            path=relative,
-            size=size if size is not None else len(content or b""),
-        )
-        return title, file
+        size = size if size is not None else len(content or b"")
+        return title, make_file(title, path=relative, size=size)
 
     return make
-
-
-def body(response) -> bytes:
-    """The whole body, consuming an async streaming response the way an ASGI server does."""
-    if not response.streaming:
-        return response.content
-
-    async def collect() -> bytes:
-        return b"".join([part async for part in response.streaming_content])
-
-    return async_to_sync(collect)()
 
 
 def url(title: Title, file: MediaFile | None = None) -> str:
@@ -89,9 +71,9 @@ def url(title: Title, file: MediaFile | None = None) -> str:
 
 
 def test_full_file_200_exact_bytes_and_headers(
-    client_member: Client, make_title: MakeTitle
+    client_member: Client, stored_video: StoredVideo
 ) -> None:
-    title, file = make_title()
+    title, file = stored_video()
     response = client_member.get(url(title))
     assert response.status_code == 200
     assert response.streaming and response.is_async  # never FileResponse's sync iterator
@@ -102,7 +84,7 @@ def test_full_file_200_exact_bytes_and_headers(
     assert response["Cache-Control"] == "private"
     assert response["Content-Disposition"] == 'inline; filename="Movie (2020).mp4"'
     assert response["ETag"].startswith('"') and response["ETag"].endswith('"')
-    path = streaming.files.resolve(file)
+    path = files.resolve(file)
     assert path is not None
     assert response["Last-Modified"] == http_date(int(path.stat().st_mtime))
     assert "Content-Range" not in response
@@ -119,9 +101,9 @@ def test_full_file_200_exact_bytes_and_headers(
     ],
 )
 def test_ranges_206_exact_bytes(
-    client_member: Client, make_title: MakeTitle, header: str, start: int, end: int
+    client_member: Client, stored_video: StoredVideo, header: str, start: int, end: int
 ) -> None:
-    title, _ = make_title()
+    title, _ = stored_video()
     response = client_member.get(url(title), HTTP_RANGE=header)
     assert response.status_code == 206
     assert body(response) == CONTENT[start : end + 1]
@@ -132,8 +114,8 @@ def test_ranges_206_exact_bytes(
     assert "ETag" in response
 
 
-def test_unsatisfiable_range_416(client_member: Client, make_title: MakeTitle) -> None:
-    title, _ = make_title()
+def test_unsatisfiable_range_416(client_member: Client, stored_video: StoredVideo) -> None:
+    title, _ = stored_video()
     response = client_member.get(url(title), HTTP_RANGE=f"bytes={SIZE}-")
     assert response.status_code == 416
     assert response["Content-Range"] == f"bytes */{SIZE}"
@@ -141,8 +123,8 @@ def test_unsatisfiable_range_416(client_member: Client, make_title: MakeTitle) -
 
 
 @pytest.mark.parametrize("header", ["bytes=abc", "bytes=5-2", "bytes=--1", "bytes=", "bytes 0-1"])
-def test_malformed_range_400(client_member: Client, make_title: MakeTitle, header: str) -> None:
-    title, _ = make_title()
+def test_malformed_range_400(client_member: Client, stored_video: StoredVideo, header: str) -> None:
+    title, _ = stored_video()
     response = client_member.get(url(title), HTTP_RANGE=header)
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
@@ -150,17 +132,17 @@ def test_malformed_range_400(client_member: Client, make_title: MakeTitle, heade
 
 
 def test_multi_range_and_other_units_get_the_whole_file(
-    client_member: Client, make_title: MakeTitle
+    client_member: Client, stored_video: StoredVideo
 ) -> None:
-    title, _ = make_title()
+    title, _ = stored_video()
     for header in ("bytes=0-1,5-6", "items=0-5"):
         response = client_member.get(url(title), HTTP_RANGE=header)
         assert response.status_code == 200
         assert body(response) == CONTENT
 
 
-def test_head_has_headers_and_no_body(client_member: Client, make_title: MakeTitle) -> None:
-    title, _ = make_title()
+def test_head_has_headers_and_no_body(client_member: Client, stored_video: StoredVideo) -> None:
+    title, _ = stored_video()
     response = client_member.head(url(title))
     assert response.status_code == 200
     assert response.content == b""
@@ -174,8 +156,8 @@ def test_head_has_headers_and_no_body(client_member: Client, make_title: MakeTit
     assert ranged["Content-Length"] == str(SIZE)
 
 
-def test_if_range(client_member: Client, make_title: MakeTitle) -> None:
-    title, _ = make_title()
+def test_if_range(client_member: Client, stored_video: StoredVideo) -> None:
+    title, _ = stored_video()
     first = client_member.head(url(title))
     etag, last_modified = first["ETag"], first["Last-Modified"]
 
@@ -201,8 +183,8 @@ def test_if_range(client_member: Client, make_title: MakeTitle) -> None:
     assert ignored.status_code == 200
 
 
-def test_conditional_get_304(client_member: Client, make_title: MakeTitle) -> None:
-    title, _ = make_title()
+def test_conditional_get_304(client_member: Client, stored_video: StoredVideo) -> None:
+    title, _ = stored_video()
     etag = client_member.head(url(title))["ETag"]
     response = client_member.get(url(title), HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 304
@@ -212,9 +194,9 @@ def test_conditional_get_304(client_member: Client, make_title: MakeTitle) -> No
 
 
 def test_changed_file_changes_the_etag(
-    client_member: Client, make_title: MakeTitle, data_dir: Path
+    client_member: Client, stored_video: StoredVideo, data_dir: Path
 ) -> None:
-    title, file = make_title()
+    title, file = stored_video()
     etag = client_member.head(url(title))["ETag"]
     path = data_dir / file.path
     path.write_bytes(CONTENT[::-1])
@@ -243,8 +225,8 @@ def test_content_type_by_extension(name: str, content_type: str) -> None:
     assert streaming.content_type_for(name) == content_type
 
 
-def test_mkv_is_served_as_matroska(client_member: Client, make_title: MakeTitle) -> None:
-    title, _ = make_title(relative="library/Show/ep.mkv")
+def test_mkv_is_served_as_matroska(client_member: Client, stored_video: StoredVideo) -> None:
+    title, _ = stored_video(relative="library/Show/ep.mkv")
     response = client_member.get(url(title), HTTP_RANGE="bytes=0-3")
     assert response["Content-Type"] == "video/x-matroska"
     assert body(response) == CONTENT[:4]
@@ -254,36 +236,31 @@ def test_mkv_is_served_as_matroska(client_member: Client, make_title: MakeTitle)
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
-def test_anonymous_is_sent_to_login(make_title: MakeTitle, member, method: str) -> None:
-    title, _ = make_title()
+def test_anonymous_is_sent_to_login(stored_video: StoredVideo, member, method: str) -> None:
+    title, _ = stored_video()
     response = getattr(Client(), method)(url(title))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
     assert not response.streaming
 
 
-def test_post_is_not_allowed(client_member: Client, make_title: MakeTitle) -> None:
-    title, _ = make_title()
+def test_post_is_not_allowed(client_member: Client, stored_video: StoredVideo) -> None:
+    title, _ = stored_video()
     assert client_member.post(url(title)).status_code == 405
 
 
 def test_largest_video_is_the_default_and_file_picks_an_episode(
-    client_member: Client, make_title: MakeTitle, data_dir: Path
+    client_member: Client, stored_video: StoredVideo, data_dir: Path
 ) -> None:
-    title, small = make_title(
+    title, small = stored_video(
         kind=Kind.TV, relative="library/Show/Season 01/Show - S01E01.mp4", content=b"episode one"
     )
     (data_dir / "library/Show/Season 01/Show - S01E02.mp4").write_bytes(
         b"episode two, a longer one"
     )
-    big = MediaFile.objects.create(
-        title=title,
-        role=MediaFile.Role.VIDEO,
-        path="library/Show/Season 01/Show - S01E02.mp4",
-        size=25,
-    )
-    sub = MediaFile.objects.create(
-        title=title,
+    big = make_file(title, path="library/Show/Season 01/Show - S01E02.mp4", size=25)
+    sub = make_file(
+        title,
         role=MediaFile.Role.SUBTITLE,
         path="library/Show/Season 01/Show - S01E01.mp4",
         size=11,
@@ -296,9 +273,11 @@ def test_largest_video_is_the_default_and_file_picks_an_episode(
     assert client_member.get(url(title, sub)).status_code == 404
 
 
-def test_another_titles_file_is_404(client_member: Client, make_title: MakeTitle) -> None:
-    mine, _ = make_title("Mine")
-    _, theirs = make_title("Theirs", relative="library/Theirs/theirs.mp4", content=b"secret bytes")
+def test_another_titles_file_is_404(client_member: Client, stored_video: StoredVideo) -> None:
+    mine, _ = stored_video("Mine")
+    _, theirs = stored_video(
+        "Theirs", relative="library/Theirs/theirs.mp4", content=b"secret bytes"
+    )
     response = client_member.get(url(mine, theirs))
     assert response.status_code == 404
     assert b"secret" not in body(response)
@@ -311,11 +290,11 @@ def test_another_titles_file_is_404(client_member: Client, make_title: MakeTitle
     ["../../etc/passwd", "/etc/passwd", "library/../../../etc/passwd", "library/../../outside.mp4"],
 )
 def test_paths_never_leave_the_data_dir(
-    client_member: Client, make_title: MakeTitle, data_dir: Path, bad_path: str
+    client_member: Client, stored_video: StoredVideo, data_dir: Path, bad_path: str
 ) -> None:
     outside = data_dir.parent / "outside.mp4"
     outside.write_bytes(b"OUTSIDE THE DATA DIR")
-    title, file = make_title(content=None, size=100)
+    title, file = stored_video(content=None, size=100)
     MediaFile.objects.filter(pk=file.pk).update(path=bad_path)
     for response in (
         client_member.get(url(title)),
@@ -328,10 +307,10 @@ def test_paths_never_leave_the_data_dir(
 
 
 def test_torrent_path_never_leaves_the_download_folder(
-    client_member: Client, make_title: MakeTitle, data_dir: Path
+    client_member: Client, stored_video: StoredVideo, data_dir: Path
 ) -> None:
     (data_dir / "library" / "elsewhere.mp4").write_bytes(b"NOT THIS TORRENT")
-    title, file = make_title(content=None, size=100)
+    title, file = stored_video(content=None, size=100)
     Title.objects.filter(pk=title.pk).update(info_hash="c9e15763f722f23e98a29decdfae341b98d53056")
     MediaFile.objects.filter(pk=file.pk).update(
         path="", torrent_path="../../library/elsewhere.mp4", torrent_index=0
@@ -342,10 +321,10 @@ def test_torrent_path_never_leaves_the_download_folder(
 
 
 def test_finished_download_is_served_from_the_download_folder(
-    client_member: Client, make_title: MakeTitle, data_dir: Path
+    client_member: Client, stored_video: StoredVideo, data_dir: Path
 ) -> None:
     info_hash = "c9e15763f722f23e98a29decdfae341b98d53056"
-    title, file = make_title(content=None, size=SIZE)
+    title, file = stored_video(content=None, size=SIZE)
     Title.objects.filter(pk=title.pk).update(info_hash=info_hash)
     MediaFile.objects.filter(pk=file.pk).update(
         path="", torrent_path="Movie.2020/movie.webm", torrent_index=0
@@ -359,8 +338,10 @@ def test_finished_download_is_served_from_the_download_folder(
     assert body(response) == CONTENT[10:20]
 
 
-def test_missing_file_is_404_with_a_message(client_member: Client, make_title: MakeTitle) -> None:
-    title, _ = make_title(content=None, size=SIZE)
+def test_missing_file_is_404_with_a_message(
+    client_member: Client, stored_video: StoredVideo
+) -> None:
+    title, _ = stored_video(content=None, size=SIZE)
     response = client_member.get(url(title))
     assert response.status_code == 404
     assert b"missing" in response.content
@@ -368,7 +349,7 @@ def test_missing_file_is_404_with_a_message(client_member: Client, make_title: M
 
 
 def test_no_video_and_no_title_are_404(client_member: Client, db, data_dir: Path) -> None:
-    title = Title.objects.create(title="Empty")
+    title = make_title(title="Empty", status=Status.PENDING)
     response = client_member.get(url(title))
     assert response.status_code == 404
     assert b"no video file yet" in response.content
@@ -376,14 +357,14 @@ def test_no_video_and_no_title_are_404(client_member: Client, db, data_dir: Path
 
 
 def test_downloading_without_an_engine_in_this_process_is_503(
-    client_member: Client, make_title: MakeTitle
+    client_member: Client, stored_video: StoredVideo
 ) -> None:
-    title, _ = make_title(content=None, size=SIZE, status=Status.DOWNLOADING)
+    title, _ = stored_video(content=None, size=SIZE, status=Status.DOWNLOADING)
     MediaFile.objects.filter(title=title).update(
         path="", torrent_path="Movie/movie.mp4", torrent_index=0
     )
     Title.objects.filter(pk=title.pk).update(info_hash="c9e15763f722f23e98a29decdfae341b98d53056")
-    assert streaming.current_engine() is None
+    assert downloading.current_reader() is None
     for response in (client_member.get(url(title)), client_member.head(url(title))):
         assert response.status_code == 503
         assert response["Retry-After"] == "5"
@@ -394,12 +375,10 @@ def test_downloading_without_an_engine_in_this_process_is_503(
 
 
 def test_a_download_row_decides_whether_the_file_is_still_coming(
-    client_member: Client, make_title: MakeTitle, data_dir: Path
+    client_member: Client, stored_video: StoredVideo, data_dir: Path
 ) -> None:
-    from torrents.models import Download
-
     info_hash = "c9e15763f722f23e98a29decdfae341b98d53056"
-    title, file = make_title(content=None, size=SIZE, status=Status.DOWNLOADING)
+    title, file = stored_video(content=None, size=SIZE, status=Status.DOWNLOADING)
     Title.objects.filter(pk=title.pk).update(info_hash=info_hash)
     MediaFile.objects.filter(pk=file.pk).update(
         path="", torrent_path="Movie/movie.mp4", torrent_index=0
@@ -407,8 +386,8 @@ def test_a_download_row_decides_whether_the_file_is_still_coming(
     target = data_dir / "downloads" / info_hash / "Movie" / "movie.mp4"
     target.parent.mkdir(parents=True)
     target.write_bytes(CONTENT)  # full size on disk, as a preallocated file would be
-    download = Download.objects.create(
-        title=title,
+    download = make_download(
+        title,
         info_hash=info_hash,
         save_path=str(target.parent.parent),
         state=Download.State.DOWNLOADING,
@@ -425,14 +404,14 @@ def test_a_download_row_decides_whether_the_file_is_still_coming(
 
 
 def test_a_library_copy_is_served_while_the_torrent_still_downloads(
-    client_member: Client, make_title: MakeTitle, data_dir: Path
+    client_member: Client, stored_video: StoredVideo, data_dir: Path
 ) -> None:
-    title, _ = make_title(status=Status.DOWNLOADING)  # filed and complete, torrent still busy
+    title, _ = stored_video(status=Status.DOWNLOADING)  # filed and complete, torrent still busy
     response = client_member.get(url(title))
     assert response.status_code == 200
     assert body(response) == CONTENT
     # ... but not one that is short of its size
-    title2, _ = make_title(
+    title2, _ = stored_video(
         "Short",
         relative="library/Short/short.mp4",
         content=CONTENT[:10],
@@ -446,9 +425,9 @@ def test_a_library_copy_is_served_while_the_torrent_still_downloads(
 
 
 @pytest.fixture
-def big_title(make_title: MakeTitle, data_dir: Path) -> Title:
+def big_title(stored_video: StoredVideo, data_dir: Path) -> Title:
     relative = "library/Big (2020)/Big (2020).mkv"
-    title, _ = make_title("Big", relative=relative, content=None, size=GIB)
+    title, _ = stored_video("Big", relative=relative, content=None, size=GIB)
     path = data_dir / relative
     path.parent.mkdir(parents=True)
     with open(path, "wb") as f:
@@ -506,8 +485,6 @@ def test_open_ended_range_is_capped_but_closed_ones_are_not(
 
 @pytest.mark.django_db(transaction=True)
 async def test_through_the_async_handler(data_dir: Path) -> None:
-    from django.contrib.auth import get_user_model
-
     user = await get_user_model().objects.acreate_user("viewer", password="a good long password")
     title = await Title.objects.acreate(title="Async", status=Status.COMPLETE)
     relative = "library/Async/async.mp4"
@@ -544,7 +521,6 @@ PIECE = 64 * 1024
 
 @pytest.fixture
 def engine(settings, data_dir: Path):
-    engine_module = pytest.importorskip("torrents.engine")
     settings.PLANK_STREAM_TIMEOUT = 3.0
     running = engine_module.Engine(
         listen="127.0.0.1:0", resume_dir=data_dir / "resume", dht=False, lsd=False, upnp=False
@@ -560,7 +536,6 @@ def engine(settings, data_dir: Path):
 def seeder(tmp_path: Path):
     """seed(content, have=None) -> (info_hash, port): a seeding session on 127.0.0.1 that has
     the whole `content`, or only its first `have` bytes (whole pieces)."""
-    lt = pytest.importorskip("libtorrent")
     session = lt.session(
         {
             "listen_interfaces": "127.0.0.1:0",
@@ -606,10 +581,8 @@ def seeder(tmp_path: Path):
 
 
 def downloading_title(info_hash: str, size: int) -> Title:
-    title = Title.objects.create(title="Streaming", status=Status.DOWNLOADING, info_hash=info_hash)
-    MediaFile.objects.create(
-        title=title, role=MediaFile.Role.VIDEO, torrent_path="movie.mp4", torrent_index=0, size=size
-    )
+    title = make_title(title="Streaming", status=Status.DOWNLOADING, info_hash=info_hash)
+    make_file(title, torrent_path="movie.mp4", torrent_index=0, size=size)
     return title
 
 
@@ -680,6 +653,87 @@ def test_a_torrent_the_engine_doesnt_have_is_503(client_member: Client, engine) 
     assert b"isn't downloading this title" in response.content
 
 
+class MemoryReader:
+    """A `media.downloading.PieceReader` over bytes in memory: nothing is on disk, every chunk
+    comes from `read` (64 KiB pieces)."""
+
+    def __init__(self, info_hash: str, content: bytes, fail: BaseException | None = None) -> None:
+        self.info_hash, self.content, self.fail = info_hash, content, fail
+        self.reads: list[tuple[int, int, bool]] = []
+        self.prioritised: list[tuple[str, int]] = []
+
+    def __contains__(self, info_hash: object) -> bool:
+        return info_hash == self.info_hash
+
+    def have_range(self, info_hash: str, file_index: int, start: int, end: int) -> bool:
+        return False
+
+    def piece_span(self, info_hash: str, file_index: int, offset: int) -> tuple[int, int]:
+        start = offset // PIECE * PIECE
+        return start, start + PIECE
+
+    async def read(
+        self,
+        info_hash: str,
+        file_index: int,
+        offset: int,
+        length: int,
+        timeout: float = 30.0,
+        *,
+        urgent: bool = True,
+    ) -> bytes:
+        if self.fail is not None:
+            raise self.fail
+        self.reads.append((offset, length, urgent))
+        return self.content[offset : offset + length]
+
+    def prioritise_for_streaming(self, info_hash: str, file_index: int) -> None:
+        self.prioritised.append((info_hash, file_index))
+
+
+@pytest.fixture
+def reader_of():
+    """reader_of(reader): make `reader` this process's piece reader for the test (afterwards
+    the engine's again, as the torrents app registers it)."""
+    yield lambda reader: downloading.register_reader(lambda: reader)
+    downloading.register_reader(engine_module.current)
+
+
+class NoBytesYet(TimeoutError):
+    """What an engine's own timeout looks like to the library: a TimeoutError subclass."""
+
+
+def test_streams_through_the_registered_piece_reader(
+    client_member: Client, data_dir: Path, reader_of
+) -> None:
+    info_hash = "ab" * 20
+    content = pattern(3 * MIB)
+    reader = MemoryReader(info_hash, content)
+    reader_of(reader)
+    title = downloading_title(info_hash, len(content))
+    response = client_member.get(url(title), HTTP_RANGE="bytes=1000-")
+    assert response.status_code == 206
+    assert body(response) == content[1000:]
+    assert reader.prioritised == [(info_hash, 0)]
+    first, *rest = reader.reads
+    assert first == (1000, PIECE - 1000, True)  # the rest of the first piece, urgently
+    assert rest and not any(urgent for _, _, urgent in rest)
+    assert all((offset + length) % PIECE == 0 or offset + length == len(content)
+               for offset, length, _ in rest)  # fmt: skip
+
+
+def test_a_reader_timeout_on_the_first_bytes_is_503(
+    client_member: Client, data_dir: Path, reader_of
+) -> None:
+    info_hash = "cd" * 20
+    reader_of(MemoryReader(info_hash, b"", fail=NoBytesYet("nothing yet")))
+    title = downloading_title(info_hash, 5 * MIB)
+    response = client_member.get(url(title), HTTP_RANGE="bytes=0-")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert b"still arriving from the swarm" in response.content
+
+
 def test_unwritten_looking_disk_reads_go_to_the_engine() -> None:
     assert streaming.looks_unwritten(bytes(5000))
     assert streaming.looks_unwritten(b"x" * 5000 + bytes(4096) + b"y")
@@ -711,7 +765,7 @@ def test_engine_reader_chunks_end_on_piece_boundaries() -> None:
         info_hash="ab" * 20,
         torrent_index=0,
     )
-    reader = streaming.EngineReader(PiecedEngine(), located)
+    reader = streaming.EngineReader(PiecedEngine(), located, timeout=1.0)
     piece, shift = PiecedEngine.PIECE, PiecedEngine.SHIFT
     # the first chunk: the rest of the piece holding the first byte, no more
     assert reader.chunk_length(0, 64 * MIB, first=True) == piece - shift
@@ -722,5 +776,5 @@ def test_engine_reader_chunks_end_on_piece_boundaries() -> None:
     assert reader.chunk_length(piece - shift + 1000, 64 * MIB) == 2 * piece - 1000
     assert reader.chunk_length(piece - shift + 1000, 5000) == 5000  # the end of the response
     # an engine that can't say where pieces end: plain chunks
-    plain = streaming.EngineReader(object(), located)
+    plain = streaming.EngineReader(object(), located, timeout=1.0)
     assert plain.chunk_length(12345, 64 * MIB, first=True) == streaming.CHUNK_SIZE

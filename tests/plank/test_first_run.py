@@ -22,7 +22,10 @@ def test_without_users_every_page_leads_to_setup() -> None:
 def test_setup_creates_the_owner_and_logs_in() -> None:
     client = Client()
     assert b"Create account" in client.get("/setup/").content
-    response = client.post("/setup/", {"username": "anna", "password1": "a long pass phrase", "password2": "a long pass phrase"})
+    response = client.post(
+        "/setup/",
+        {"username": "anna", "password1": "a long pass phrase", "password2": "a long pass phrase"},
+    )
     assert response.status_code == 302 and response["Location"] == "/"
     anna = User.objects.get()
     assert anna.username == "anna" and anna.is_superuser and anna.is_staff
@@ -31,7 +34,9 @@ def test_setup_creates_the_owner_and_logs_in() -> None:
 
 @pytest.mark.django_db
 def test_setup_refuses_a_bad_password_and_creates_nothing() -> None:
-    response = Client().post("/setup/", {"username": "anna", "password1": "short", "password2": "short"})
+    response = Client().post(
+        "/setup/", {"username": "anna", "password1": "short", "password2": "short"}
+    )
     assert response.status_code == 200
     assert b"too short" in response.content
     assert not User.objects.exists()
@@ -40,7 +45,14 @@ def test_setup_refuses_a_bad_password_and_creates_nothing() -> None:
 @pytest.mark.django_db
 def test_setup_is_gone_once_a_user_exists(owner) -> None:
     client = Client()
-    response = client.post("/setup/", {"username": "mallory", "password1": "a long pass phrase", "password2": "a long pass phrase"})
+    response = client.post(
+        "/setup/",
+        {
+            "username": "mallory",
+            "password1": "a long pass phrase",
+            "password2": "a long pass phrase",
+        },
+    )
     assert response.status_code == 302
     assert not User.objects.filter(username="mallory").exists()
 
@@ -48,7 +60,10 @@ def test_setup_is_gone_once_a_user_exists(owner) -> None:
 @pytest.mark.django_db
 def test_setup_needs_csrf() -> None:
     client = Client(enforce_csrf_checks=True)
-    response = client.post("/setup/", {"username": "anna", "password1": "a long pass phrase", "password2": "a long pass phrase"})
+    response = client.post(
+        "/setup/",
+        {"username": "anna", "password1": "a long pass phrase", "password2": "a long pass phrase"},
+    )
     assert response.status_code == 403
     assert not User.objects.exists()
 
@@ -56,7 +71,9 @@ def test_setup_needs_csrf() -> None:
 @pytest.mark.django_db
 def test_createsuperuser_noinput_also_works(monkeypatch) -> None:
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a long pass phrase")
-    call_command("createsuperuser", "--noinput", "--username", "root", "--email", "root@example.com")
+    call_command(
+        "createsuperuser", "--noinput", "--username", "root", "--email", "root@example.com"
+    )
     client = Client()
     assert client.login(username="root", password="a long pass phrase")
     assert client.get("/").status_code == 200

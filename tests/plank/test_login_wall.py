@@ -9,6 +9,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import get_converters
 
+from tests.factories import PASSWORD
+
 OPEN = {"/healthz", "/accounts/login/", "/accounts/logout/", "/setup/"}
 
 
@@ -89,7 +91,7 @@ def test_login_page_renders(owner) -> None:
 @pytest.mark.django_db
 def test_login_with_password_then_logout(owner) -> None:
     client = Client()
-    response = client.post("/accounts/login/", {"username": "owner", "password": "correct horse battery"})
+    response = client.post("/accounts/login/", {"username": "owner", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 200
     client.post("/accounts/logout/")
@@ -105,6 +107,8 @@ def test_wrong_password_says_so(owner) -> None:
 
 @pytest.mark.django_db
 def test_an_htmx_request_without_a_session_is_told_to_log_in_not_redirected(owner) -> None:
-    response = Client().post("/media/1/delete", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/?type=tv")
+    response = Client().post(
+        "/media/1/delete", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/?type=tv"
+    )
     assert response.status_code == 401  # htmx treats it as a failure: the card comes back
     assert response["HX-Redirect"] == "/accounts/login/?next=%2F"

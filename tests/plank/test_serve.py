@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,30 +10,26 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live.live_server import BASE_DIR, MANAGE, base_env, free_port, manage
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    env = os.environ | {"PLANK_DATA_DIR": str(tmp_path)}
-    env.pop("PLANK_DATABASE_URL", None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
-    return tmp_path
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a Plank process on a migrated data directory in ``tmp_path``."""
+    env = base_env(tmp_path)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    return env
 
 
-def test_serve_answers_and_stops_cleanly(data_dir: Path) -> None:
+def test_serve_answers_and_stops_cleanly(env: dict[str, str]) -> None:
     port = free_port()
-    env = os.environ | {"PLANK_DATA_DIR": str(data_dir)}
-    env.pop("PLANK_DATABASE_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--web-only"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, MANAGE, "serve", "--port", str(port), "--web-only"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"

@@ -12,7 +12,14 @@ pytestmark = pytest.mark.django_db
 
 def test_system_page_lists_every_part(client_owner: Client) -> None:
     page = client_owner.get("/system/").content.decode()
-    for name in ["Database", "Live events", "Live cache", "BitTorrent engine", "TMDB", "Library metadata"]:
+    for name in [
+        "Database",
+        "Live events",
+        "Live cache",
+        "BitTorrent engine",
+        "TMDB",
+        "Library metadata",
+    ]:
         assert name in page, name
 
 

@@ -72,30 +72,31 @@ class MadeTorrent:
         return lt.make_magnet_uri(self.info) + "".join(f"&x.pe=127.0.0.1:{port}" for port in peers)
 
 
+def made_torrent(root: Path, files: dict[str, bytes], piece_size: int = 32 * 1024) -> MadeTorrent:
+    """A real v1 torrent of ``files`` ({path inside the torrent: content}), written under
+    ``root``. Keys are paths inside the torrent; their first part is the torrent's name (its
+    folder). A single key without a folder makes a single-file torrent."""
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    names = {Path(rel).parts[0] for rel in files}
+    assert len(names) == 1, "every file must sit under the same top folder (the torrent's name)"
+    name = names.pop()
+    entries = lt.list_files(str(root / name))
+    creator = lt.create_torrent(entries, piece_size, lt.create_torrent.v1_only)
+    lt.set_piece_hashes(creator, str(root))
+    info = lt.torrent_info(lt.bencode(creator.generate()))
+    return MadeTorrent(info=info, root=root, name=name, files=dict(files), piece_size=piece_size)
+
+
 @pytest.fixture
 def make_torrent(tmp_path: Path) -> Callable[..., MadeTorrent]:
-    """``make_torrent({"Movie/movie.mkv": data, ...}, piece_size=32768)``: a real v1 torrent.
-
-    Keys are paths inside the torrent; their first part is the torrent's name (its folder). A
-    single key without a folder makes a single-file torrent.
-    """
+    """``make_torrent({"Movie/movie.mkv": data, ...}, piece_size=32768)``: ``made_torrent`` in a
+    new folder of ``tmp_path``."""
 
     def make(files: dict[str, bytes], piece_size: int = 32 * 1024) -> MadeTorrent:
-        root = tmp_path / f"content-{next(_names)}"
-        for rel, data in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        names = {Path(rel).parts[0] for rel in files}
-        assert len(names) == 1, "every file must sit under the same top folder (the torrent's name)"
-        name = names.pop()
-        entries = lt.list_files(str(root / name))
-        creator = lt.create_torrent(entries, piece_size, lt.create_torrent.v1_only)
-        lt.set_piece_hashes(creator, str(root))
-        info = lt.torrent_info(lt.bencode(creator.generate()))
-        return MadeTorrent(
-            info=info, root=root, name=name, files=dict(files), piece_size=piece_size
-        )
+        return made_torrent(tmp_path / f"content-{next(_names)}", files, piece_size)
 
     return make
 

@@ -19,43 +19,31 @@ from pathlib import Path
 import libtorrent as lt
 import pytest
 import requests
-from asgiref.sync import async_to_sync
-from cachalot.api import cachalot_disabled
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from media.models import MediaFile, Status, Title
 from media.probe import probe
 from plank.jobs import JobWorker
-from tests.live.live_server import PASSWORD, base_env, create_user, manage, start_server
+from tests.conftest import body
+from tests.factories import PASSWORD, make_user
+from tests.live.live_server import base_env, create_user, manage, start_server
 from tests.media.videos import make_srt, make_video
 from tests.torrents.conftest import MadeTorrent, Seeder, offline_engine, sha1, wait_for
 from torrents import engine as engine_module
-from torrents.downloads import EnginePart
+from torrents.engine_part import EnginePart
 from torrents.models import Download
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_reads")]
 
 KB = 1000
 PIECE = 32 * 1024
 
 
-@pytest.fixture(autouse=True)
-def fresh_reads() -> Iterator[None]:
-    """The engine part and the job worker write rows from their threads while this one reads."""
-    with cachalot_disabled():
-        yield
-
-
 @pytest.fixture
-def app(settings, tmp_path: Path) -> Iterator[EnginePart]:
+def app(settings, data_dir: Path) -> Iterator[EnginePart]:
     """The engine part and the job worker of a ``serve`` process, on a temporary data dir."""
-    data = (tmp_path / "data").resolve()
-    settings.DATA_DIR = data
-    settings.DOWNLOADS_DIR = data / "downloads"
-    settings.LIBRARY_DIR = data / "library"
-    settings.RESUME_DIR = data / "resume"
+    settings.RESUME_DIR = data_dir / "resume"
     settings.PLANK_STREAM_TIMEOUT = 15.0
     part = EnginePart(
         offline_engine(settings.RESUME_DIR),
@@ -76,21 +64,11 @@ def app(settings, tmp_path: Path) -> Iterator[EnginePart]:
 @pytest.fixture
 def client(db) -> Client:
     """A browser that logged in through the login page."""
-    get_user_model().objects.create_user("anna", password=PASSWORD)
+    make_user("member", username="anna")
     client = Client()
     response = client.post("/accounts/login/", {"username": "anna", "password": PASSWORD})
     assert response.status_code == 302, response.content[:500]
     return client
-
-
-def body(response) -> bytes:
-    if not response.streaming:
-        return response.content
-
-    async def collect() -> bytes:
-        return b"".join([part async for part in response.streaming_content])
-
-    return async_to_sync(collect)()
 
 
 def add(client: Client, magnet: str, kind: str = "movie") -> Title:

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from media.models import Title
+from tests.factories import make_download, make_title
 from torrents.models import Download, EngineCommand
 
 pytestmark = pytest.mark.django_db
@@ -13,12 +14,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def downloading() -> Title:
-    title = Title.objects.create(title="Big Buck Bunny", year=2008, status="downloading", info_hash="ab" * 20)
-    Download.objects.create(title=title, info_hash="ab" * 20, save_path="/tmp/x", state="downloading", progress=0.42, peers=3)
+    title = make_title(title="Big Buck Bunny", year=2008, status="downloading", info_hash="ab" * 20)
+    make_download(title, save_path="/tmp/x", state="downloading", progress=0.42, peers=3)
     return title
 
 
-def test_downloads_page_lists_downloads_with_live_progress(client_owner: Client, downloading: Title) -> None:
+def test_downloads_page_lists_downloads_with_live_progress(
+    client_owner: Client, downloading: Title
+) -> None:
     page = client_owner.get("/torrents/").content.decode()
     assert "Big Buck Bunny (2008)" in page and "42%" in page
     assert f'data-live-set="download/{downloading.pk}"' in page
@@ -35,16 +38,22 @@ def test_title_page_shows_the_download_panel(client_owner: Client, downloading: 
 
 
 @pytest.mark.parametrize(("name", "state"), [("pause", "paused"), ("retry", "metadata")])
-def test_actions_without_a_local_engine_queue_a_command(client_owner: Client, downloading: Title, name: str, state: str, htmx_headers) -> None:
+def test_actions_without_a_local_engine_queue_a_command(
+    client_owner: Client, downloading: Title, name: str, state: str, htmx_headers
+) -> None:
     response = client_owner.post(f"/torrents/{downloading.pk}/{name}", **htmx_headers)
     assert response.status_code == 204
     assert Download.objects.get().state == state
     assert EngineCommand.objects.filter(info_hash="ab" * 20, action=name).exists()
 
 
-def test_unknown_action_or_no_download_is_refused(client_owner: Client, downloading: Title, htmx_headers) -> None:
-    assert client_owner.post(f"/torrents/{downloading.pk}/explode", **htmx_headers).status_code == 409
-    other = Title.objects.create(title="No download")
+def test_unknown_action_or_no_download_is_refused(
+    client_owner: Client, downloading: Title, htmx_headers
+) -> None:
+    assert (
+        client_owner.post(f"/torrents/{downloading.pk}/explode", **htmx_headers).status_code == 409
+    )
+    other = make_title(title="No download", status="pending")
     assert client_owner.post(f"/torrents/{other.pk}/pause", **htmx_headers).status_code == 409
     assert client_owner.post("/torrents/9999/pause", **htmx_headers).status_code == 404
 
