@@ -16,6 +16,7 @@ class PreferencesAdmin(admin.ModelAdmin):
     )
     list_filter = ("dht", "lsd", "port_mapping")
     search_fields = ("tmdb_language",)
+    exclude = ("tmdb_api_key",)  # a secret: never rendered back (edit it on /settings/)
 
     def has_add_permission(self, request) -> bool:
         return not Preferences.objects.exists()

@@ -6,15 +6,19 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from plank.secrets import EncryptedTextField
+
 
 class Preferences(models.Model):
     """One row: the household's settings, edited on /settings/ (and in the admin)."""
 
-    tmdb_api_key = models.CharField(
+    tmdb_api_key = EncryptedTextField(
         "TMDB API key",
-        max_length=512,
         blank=True,
-        help_text="A v3 API key (32 characters) or a v4 read access token, from themoviedb.org → Settings → API.",
+        help_text=(
+            "A v3 API key (32 characters) or a v4 read access token, from themoviedb.org →"
+            " Settings → API. Stored encrypted."
+        ),
     )
     tmdb_language = models.CharField("TMDB language", max_length=16, default="en-US")
     dht = models.BooleanField(
