@@ -19,6 +19,7 @@ from django.db import transaction
 from media.files import remove_tree
 from media.models import Status, Title
 from torrents import engine as engine_module
+from torrents import signals
 from torrents.engine import Engine, EngineError
 from torrents.models import Download, EngineCommand
 
@@ -152,14 +153,28 @@ def apply(
         engine.reannounce(info_hash)
 
 
-def fail(info_hash: str, message: str, *, remove_from: Engine | None = None) -> None:
-    """Put a download (and its title) in error with ``message``; ``remove_from``: also drop
-    the torrent and anything it wrote from that engine."""
+def fail(
+    info_hash: str, message: str, *, cause: str = signals.ERROR, remove_from: Engine | None = None
+) -> None:
+    """Put a download (and its title) in error with ``message``, and say so with
+    ``download_failed`` (``cause``: see there); ``remove_from``: also drop the torrent and
+    anything it wrote from that engine."""
     download = Download.objects.select_related("title").filter(info_hash=info_hash).first()
     if download is None:
         return
+    title = download.title
     with transaction.atomic():
         download.fail(message)
-        download.title.set_status(Status.ERROR, message)
+        title.set_status(Status.ERROR, message)
+        transaction.on_commit(lambda: tell_failed(title, message, cause))
     if remove_from is not None and info_hash in remove_from:
         remove_from.remove(info_hash, delete_files=True)
+
+
+def tell_failed(title: Title, reason: str, cause: str) -> None:
+    """Send ``download_failed``; a receiver's failure is logged, never raised here."""
+    for receiver, error in signals.download_failed.send_robust(
+        sender=Download, title=title, reason=reason, cause=cause
+    ):
+        if error is not None:
+            log.error("download_failed receiver %r failed for %s", receiver, title, exc_info=error)

@@ -30,12 +30,11 @@ from media.library_import import enqueue_unfiled, import_completed
 from media.models import Episode, MediaFile, Season, Status, Title
 from plank.live.events import push
 from plank.system import Check
-from torrents import downloads, vetting
+from torrents import downloads, signals, vetting
 from torrents import engine as engine_module
 from torrents.engine import DEFAULT_PRIORITY, DownloadStatus, Engine, EngineError
 from torrents.models import Download, EngineCommand
 from torrents.preferences import engine_from_preferences, metadata_timeout_setting
-from torrents.signals import download_completed
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +193,14 @@ class EnginePart:
                 continue
             if download.state != State.METADATA or download.searching_since >= cutoff:
                 continue
+            title = download.title
             with transaction.atomic():
                 download.state = State.NO_PEERS
                 download.save(update_fields=["state"])
-                download.title.set_status(download.title.status, NO_PEERS_MESSAGE)
+                title.set_status(title.status, NO_PEERS_MESSAGE)
+                transaction.on_commit(
+                    lambda t=title: downloads.tell_failed(t, NO_PEERS_MESSAGE, signals.NO_PEERS)
+                )
 
     def reconcile(self) -> None:
         """After a start: add what the engine lost, drop what nothing asks for, finish what
@@ -236,7 +239,9 @@ class EnginePart:
         result = vetting.vet(files, title.kind, min_video_size=self.min_video_size)
         if result.refused:
             log.info("refusing %s: %s", info_hash, result.refused)
-            downloads.fail(info_hash, result.refused, remove_from=self.engine)
+            downloads.fail(
+                info_hash, result.refused, cause=signals.REFUSED, remove_from=self.engine
+            )
             return
         self._select(info_hash, files, {k.index for k in result.keep})
         by_index = {f.index: f for f in files}
@@ -284,7 +289,7 @@ class EnginePart:
             download.save()
             title.set_status(Status.COMPLETE)
         push(media_live.download(title.pk), progress_data(download))
-        for receiver, error in download_completed.send_robust(sender=Download, title=title):
+        for receiver, error in signals.download_completed.send_robust(sender=Download, title=title):
             if error is not None:
                 log.error("completion receiver %r failed for %s", receiver, title, exc_info=error)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from torrents import downloads, engine_part
 from torrents import engine as engine_module
 from torrents.engine_part import NO_PEERS_MESSAGE, EnginePart, Throttle
 from torrents.models import Download, EngineCommand
-from torrents.signals import download_completed
+from torrents.signals import download_completed, download_failed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_reads")]
 
@@ -157,12 +158,30 @@ def test_show_episodes_are_mapped(part, make_torrent, seeder) -> None:
     assert subtitle.episode == Episode.objects.get(season__show=show, number=2)
 
 
+@contextmanager
+def told_failed(into: list) -> Iterator[None]:
+    """Collect ``download_failed`` as (title id, cause, reason) while the block runs."""
+
+    def record(sender, title, reason, cause, **kwargs) -> None:
+        into.append((title.pk, cause, reason))
+
+    download_failed.connect(record)
+    try:
+        yield
+    finally:
+        download_failed.disconnect(record)
+
+
 def test_a_program_posing_as_a_movie_is_refused(part, make_torrent, seeder) -> None:
     torrent = make_torrent({"Movie.2021/movie.mp4.exe": random_bytes(600 * KB)})
     _, magnet = seeder(torrent)
     title = add_title(magnet)
-    downloads.start(title)
-    download = wait_state(title, "error", timeout=15)
+    failed = []
+    with told_failed(failed):
+        downloads.start(title)
+        download = wait_state(title, "error", timeout=15)
+        wait_for(lambda: failed, 5, "download_failed")
+    assert failed == [(title.pk, "refused", download.error)]
     title.refresh_from_db()
     assert title.status == Status.ERROR
     assert (
@@ -177,8 +196,12 @@ def test_a_program_posing_as_a_movie_is_refused(part, make_torrent, seeder) -> N
 
 def test_no_peers_then_retry(part) -> None:
     title = add_title("magnet:?xt=urn:btih:" + "5a" * 20 + "&dn=Nobody.Seeds.This")
-    downloads.start(title)
-    download = wait_state(title, "no_peers", timeout=10)
+    failed = []
+    with told_failed(failed):
+        downloads.start(title)
+        download = wait_state(title, "no_peers", timeout=10)
+        wait_for(lambda: failed, 5, "download_failed")
+    assert failed == [(title.pk, "no_peers", NO_PEERS_MESSAGE)]
     title.refresh_from_db()
     assert title.status_detail == NO_PEERS_MESSAGE
     assert title.status == Status.DOWNLOADING
