@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from media import library, live, playback
 from media.forms import AddMagnetForm
 from media.models import Kind, Title
+from plank.access import may_change
 
 
 def _kind(request: HttpRequest) -> str:
@@ -128,8 +129,7 @@ def title_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _can_delete(request: HttpRequest, title: Title) -> bool:
-    user = request.user
-    return bool(user.is_staff or title.added_by_id is None or title.added_by_id == user.pk)
+    return may_change(request.user, title)
 
 
 @require_http_methods(["GET", "POST"])

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from plank import system as system_health
+from plank.access import is_admin
 from plank.forms import OwnerForm, PreferencesForm
 from plank.models import get_preferences
 
@@ -45,7 +46,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     prefs = get_preferences()
     form = PreferencesForm(request.POST or None, instance=prefs)
     if request.method == "POST":
-        if not request.user.is_staff:
+        if not is_admin(request.user):
             messages.error(request, "Only an admin can change the settings.")
             return redirect("preferences")
         if form.is_valid():
@@ -55,5 +56,5 @@ def preferences(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "plank/preferences.html",
-        {"nav": "settings", "form": form, "can_edit": request.user.is_staff},
+        {"nav": "settings", "form": form, "can_edit": is_admin(request.user)},
     )
