@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.core.exceptions import ObjectDoesNotExist
 
+from media.models import Status
+
 if TYPE_CHECKING:
     from media.models import Title
 
@@ -75,6 +77,15 @@ def register_reader(provider: Callable[[], PieceReader | None]) -> None:
 def current_reader() -> PieceReader | None:
     """This process's piece reader, or None when the engine runs elsewhere (or nowhere)."""
     return _reader()
+
+
+def still_downloading(title: Title) -> bool:
+    """Whether the title's bytes are still coming (so its files may be incomplete): its
+    download says so when it has one, else its status."""
+    download = download_of(title)
+    if download is not None:
+        return not download.finished
+    return title.status in (Status.PENDING, Status.DOWNLOADING)
 
 
 def download_of(title: Title) -> DownloadRow | None:

@@ -68,8 +68,8 @@ def download_path(title: Title, file: MediaFile) -> Path | None:
 
 @contextmanager
 def replacing(dst: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary file next to `dst` to write: renamed over `dst` (mode 644) when the block
-    ends, removed when it raises, so nobody ever sees `dst` half-written."""
+    """A temporary file next to `dst` to write: flushed to disk and renamed over `dst` (mode
+    644) when the block ends, removed when it raises, so nobody ever sees `dst` half-written."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{dst.name[:60]}.", suffix=".part", dir=dst.parent)
@@ -77,6 +77,11 @@ def replacing(dst: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # on disk before the rename, or a crash can leave `dst` empty
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o644)
         os.replace(tmp, dst)
     except BaseException:
@@ -96,9 +101,15 @@ def delete_title_files(title: Title) -> int:
         # only filed library copies: downloads (maybe shared, maybe seeding) are the engine's
         if path is None or not path.is_file() or inside(library, path) is None:
             continue
-        path.unlink(missing_ok=True)
+        # The entry itself goes, not what it resolves to: a link in the library to another
+        # title's file removes the link, never that file.
+        folder = (Path(settings.DATA_DIR) / file.path).parent.resolve()
+        if folder != Path(library).resolve() and inside(library, folder) is None:
+            continue
+        entry = folder / Path(file.path).name
+        entry.unlink(missing_ok=True)
         removed += 1
-        parent = path.parent
+        parent = entry.parent
         while inside(library, parent) is not None:
             try:
                 parent.rmdir()  # only when empty

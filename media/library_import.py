@@ -50,7 +50,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from media import live
-from media.downloading import download_of
+from media.downloading import download_of, still_downloading
 from media.files import download_path, inside
 from media.filing import library_path, sanitize_name, sidecar_path, unique_path
 from media.models import Kind, MediaFile, Status, Title
@@ -181,13 +181,13 @@ def _library_dir() -> Path:
 
 def _relative(path: Path) -> str:
     """A path under the data directory as MediaFile.path stores it (POSIX, relative)."""
-    try:
-        return path.resolve().relative_to(_data_dir()).as_posix()
-    except ValueError:
-        raise ImportFailed(
-            f"the library ({settings.LIBRARY_DIR}) is not inside the data directory "
-            f"({settings.DATA_DIR})"
-        ) from None
+    resolved = inside(_data_dir(), path)
+    if resolved is not None:
+        return resolved.relative_to(_data_dir()).as_posix()
+    raise ImportFailed(
+        f"the library ({settings.LIBRARY_DIR}) is not inside the data directory "
+        f"({settings.DATA_DIR})"
+    )
 
 
 def _import(title_id: int, report: ImportReport) -> None:
@@ -198,7 +198,7 @@ def _import(title_id: int, report: ImportReport) -> None:
     if title.status == Status.REMOVED:
         report.warnings.append("The title was removed; nothing filed.")
         return
-    if _still_downloading(title):
+    if still_downloading(title):
         report.warnings.append("The download isn't complete yet; nothing filed.")
         return
     videos = list(
@@ -267,11 +267,6 @@ def _import(title_id: int, report: ImportReport) -> None:
             "Filing into the library failed: " + errors[0] + (more if len(errors) > 1 else "")
         )
     _finish(title_id, report)
-
-
-def _still_downloading(title: Title) -> bool:
-    download = download_of(title)
-    return download is not None and not download.finished
 
 
 def _name(file: MediaFile) -> str:
@@ -442,7 +437,7 @@ def _subtitles(
     if not targets:
         return
     by_episode = {v.episode_id: v for v in videos if v.pk in targets}
-    main = max((v for v in videos if v.pk in targets), key=lambda v: (v.size, -v.pk))
+    main = MediaFile.objects.filter(pk__in=targets).main_video()
     for sub in MediaFile.objects.filter(title=title, role=MediaFile.Role.SUBTITLE):
         if _already_filed(sub) is not None:
             report.already.append(sub.path)

@@ -122,6 +122,15 @@ class Episode(models.Model):
         return f"{self.season.show.title} S{self.season.number:02d}E{self.number:02d}"
 
 
+class MediaFileQuerySet(models.QuerySet):
+    def videos(self) -> MediaFileQuerySet:
+        return self.filter(role=MediaFile.Role.VIDEO)
+
+    def main_video(self) -> MediaFile | None:
+        """What plays when no file is named: the largest video (the lowest id among equals)."""
+        return self.videos().order_by("-size", "id").first()
+
+
 class MediaFile(models.Model):
     class Role(models.TextChoices):
         VIDEO = "video", "Video"
@@ -143,6 +152,8 @@ class MediaFile(models.Model):
     audio_codec = models.CharField(max_length=32, blank=True)
     duration = models.FloatField(null=True, blank=True)
     language = models.CharField(max_length=16, blank=True)
+
+    objects = MediaFileQuerySet.as_manager()
 
     class Meta:
         ordering = ["title", "torrent_index", "id"]

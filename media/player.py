@@ -123,7 +123,7 @@ def watch(request: HttpRequest, pk: int) -> HttpResponse:
     title = Title.objects.filter(pk=pk).first()
     if title is None:
         return render(request, "media/watch.html", {"nav": "library", "missing": True}, status=404)
-    videos = sorted(streaming.videos_of(title).select_related("episode__season"), key=_video_order)
+    videos = sorted(title.files.videos().select_related("episode__season"), key=_video_order)
     context: dict = {"nav": "library", "title": title, "choices": [], "tracks": []}
     if not videos:
         context["unavailable"] = (
@@ -131,7 +131,7 @@ def watch(request: HttpRequest, pk: int) -> HttpResponse:
             "details; you can start watching while it downloads."
         )
         return render(request, "media/watch.html", context)
-    main = streaming.main_video(title)
+    main = title.files.main_video()
     main_id = main.pk if main is not None else videos[0].pk
     file_param = request.GET.get("file")
     if file_param is not None:
@@ -203,11 +203,11 @@ def save_position(request: HttpRequest, pk: int) -> HttpResponse:
     file_param = request.POST.get("file", "").strip()
     if file_param:
         wanted = streaming.file_id(file_param)
-        video = streaming.videos_of(title).filter(pk=wanted).first() if wanted is not None else None
+        video = title.files.videos().filter(pk=wanted).first() if wanted is not None else None
         if video is None:
             return _text(400, "The file must be the id of one of this title's videos.")
     else:
-        video = streaming.main_video(title)
+        video = title.files.main_video()
         if video is None:
             return _text(400, "This title has no video to remember a position in.")
     try:

@@ -19,7 +19,6 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
@@ -29,7 +28,7 @@ from media import downloading
 from media.downloading import PieceReader
 from media.files import download_path, inside
 from media.files import resolve as library_file
-from media.models import MediaFile, Status, Title
+from media.models import MediaFile, Title
 from media.ranges import ByteRange, RangeError, RangeNotSatisfiable, if_range_matches, parse_range
 
 log = logging.getLogger(__name__)
@@ -121,37 +120,18 @@ def file_id(param: str) -> int | None:
     return None
 
 
-def videos_of(title: Title) -> QuerySet[MediaFile]:
-    return MediaFile.objects.filter(title=title, role=MediaFile.Role.VIDEO)
-
-
-def main_video(title: Title) -> MediaFile | None:
-    """What plays when no file is named: the largest video (the lowest id among equals)."""
-    return videos_of(title).order_by("-size", "id").first()
-
-
 def choose_file(title: Title, file_param: str | None) -> MediaFile:
     """The video file to play: ``?file=<id>`` of this title, else the title's largest video."""
     if file_param is not None:
         wanted = file_id(file_param)
-        file = videos_of(title).filter(pk=wanted).first() if wanted is not None else None
+        file = title.files.videos().filter(pk=wanted).first() if wanted is not None else None
         if file is None:
             raise Refusal(404, "That file isn't one of this title's videos.")
         return file
-    file = main_video(title)
+    file = title.files.main_video()
     if file is None:
         raise Refusal(404, "This title has no video file yet.")
     return file
-
-
-def download_in_progress(title: Title) -> bool:
-    """Whether the title's torrent is still downloading (so its files may be incomplete)."""
-    if title.status == Status.COMPLETE:
-        return False
-    download = downloading.download_of(title)
-    if download is None:
-        return title.status in (Status.PENDING, Status.DOWNLOADING)
-    return not download.finished
 
 
 def _regular_file(path: Path | None) -> os.stat_result | None:
@@ -183,7 +163,7 @@ def locate(pk: int, file_param: str | None) -> Located:
         "info_hash": (title.info_hash or "").lower(),
         "torrent_index": file.torrent_index,
     }
-    in_progress = download_in_progress(title)
+    in_progress = downloading.still_downloading(title)
     candidates = [library_path, in_download]
     if in_progress:
         # Only a filed copy can be complete; anything under downloads/ is still being written.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from media.files import download_path, inside, replacing
+from media.files import delete_title_files, download_path, inside, replacing
 from media.models import MediaFile, Status, Title
 from tests.conftest import body
 from tests.factories import make_file, make_title
@@ -174,3 +174,20 @@ def test_streams_and_subtitles_follow_symlinks_that_stay_inside(
     subtitle = client_member.get(_subtitle_url(title))
     assert subtitle.status_code == 200
     assert b"REAL" in subtitle.content
+
+
+@pytest.mark.django_db
+def test_deleting_a_title_removes_its_link_not_another_titles_file(data_dir: Path) -> None:
+    library = data_dir / "library"
+    (library / "A").mkdir()
+    (library / "B").mkdir()
+    real = library / "A" / "a.mp4"
+    real.write_bytes(b"a video")
+    (library / "B" / "b.mp4").symlink_to(real)
+    first, second = make_title(), make_title()
+    make_file(first, path="library/A/a.mp4")
+    make_file(second, path="library/B/b.mp4")
+
+    assert delete_title_files(second) == 1
+    assert not (library / "B").exists(), "the link and its empty folder went"
+    assert real.read_bytes() == b"a video", "the other title's file stayed"
