@@ -4,11 +4,13 @@
 
 - the piece reader of this process (``register_reader``), which streaming uses for a file that
   is not all on disk yet; a process without the engine has none;
-- the receivers of ``media.signals`` (a title added, a title about to be deleted).
+- the receivers of ``media.signals`` (a title added, a title about to be deleted);
+- the template of a title's download panel on its page (``register_panel``).
 
 A title's download, when it has one, is the one-to-one row the torrents app hangs on
-``title.download``; the library reads it only through :func:`download_of`, as a
-:class:`DownloadRow`.
+``title.download``; the library's Python code reads it only through :func:`download_of`, as a
+:class:`DownloadRow`, and its templates read only ``download.progress`` (the relation's name
+``download`` is part of this interface: ``select_related("download")``).
 """
 
 from __future__ import annotations
@@ -59,6 +61,20 @@ class PieceReader(Protocol):
     ) -> bytes: ...
 
     def prioritise_for_streaming(self, info_hash: str, file_index: int) -> None: ...
+
+
+_panel: str | None = None
+
+
+def register_panel(template_name: str) -> None:
+    """Name the template that shows a title's download on its page (it gets ``title`` and
+    ``download`` in its context)."""
+    global _panel
+    _panel = template_name
+
+
+def panel_template() -> str | None:
+    return _panel
 
 
 def _no_reader() -> PieceReader | None:

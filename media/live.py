@@ -2,7 +2,8 @@
 
 ``("media",)`` names everything the library shows: the lists and counts, every title page.
 ``("download", <title id>)`` is a title's transfer: whoever downloads titles (the torrents app)
-pushes its progress as ``set`` frames under it and announces its state changes there.
+pushes its progress as ``set`` frames under it; a download's state changes are announced under
+``("download",)``, which the downloads list shows.
 ``("import", <title id>)`` carries the progress of filing a title into the library.
 """
 

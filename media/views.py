@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from media import library, live, playback
+from media import downloading, library, live, playback
 from media.forms import AddMagnetForm
 from media.models import Kind, Title
 from plank.access import may_change
@@ -120,6 +120,8 @@ def title_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "can_delete": _can_delete(request, title),
         "has_video": title.files.filter(role="video").exists(),
+        "download": downloading.download_of(title),
+        "download_panel": downloading.panel_template(),
         "detail_key": live.title(title.pk),
         "detail_url": f"{title.get_absolute_url()}?partial=detail",
     }

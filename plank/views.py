@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -50,7 +51,10 @@ def preferences(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Only an admin can change the settings.")
             return redirect("preferences")
         if form.is_valid():
-            form.save()  # announced by the preferences' declaration (plank/live/project.py)
+            # One transaction: the row and what it makes stale (the preferences' declaration,
+            # and browse's TMDB key check) are announced together, once.
+            with transaction.atomic():
+                form.save()
             messages.success(request, "Settings saved.")
             return redirect("preferences")
     return render(

@@ -21,6 +21,7 @@ class TorrentsConfig(AppConfig):
             cache.on_invalidate.append(preferences.on_invalidate)
         # The library's narrow interface to downloads (media never imports torrents).
         downloading.register_reader(engine.current)
+        downloading.register_panel("torrents/panel.html")
         signals.title_added.connect(downloads.on_title_added, dispatch_uid="torrents-start")
         signals.title_deleting.connect(downloads.on_title_deleting, dispatch_uid="torrents-remove")
         download_completed.connect(

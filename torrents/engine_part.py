@@ -314,7 +314,8 @@ class EnginePart:
         if changed:  # a new state is a change pages show: saved, and so announced
             download.state = state
             download.progress_at = timezone.now()
-            download.save(update_fields=["state", "progress_at", *_PROGRESS_FIELDS])
+            with transaction.atomic():  # the row and its announcement commit together
+                download.save(update_fields=["state", "progress_at", *_PROGRESS_FIELDS])
         elif save_now:
             download.progress_at = timezone.now()
             fields = {name: getattr(download, name) for name in _PROGRESS_FIELDS}

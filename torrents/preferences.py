@@ -1,8 +1,8 @@
 """The engine's settings: built from Django settings and the household's preferences, applied live.
 
 ``engine_from_preferences()`` is the one place an ``Engine`` is configured from the project (the
-engine itself knows no Django). The settings page saves ``Preferences`` and emits
-``("preferences",)``; every process's relay turns that into a local invalidation, and the hook
+engine itself knows no Django). A saved ``Preferences`` row announces
+``("preferences",)`` (its declaration, plank/live/project.py); every process's relay turns that into a local invalidation, and the hook
 here re-applies DHT, local peer discovery, port mapping and the seeding policy to this process's
 engine, if it runs one.
 """
@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from plank.live.keys import Key, is_prefix
+from plank.live.project import PREFERENCES
 from plank.models import get_preferences
 from torrents import engine as engine_module
 from torrents.engine import Engine
@@ -76,7 +77,7 @@ def apply_to_current_engine() -> bool:
 
 def on_invalidate(key: Key) -> None:
     """A live-cache hook: preferences changed somewhere → apply them here."""
-    if is_prefix(key, ("preferences",)) or is_prefix(("preferences",), key):
+    if is_prefix(key, PREFERENCES) or is_prefix(PREFERENCES, key):
         try:
             apply_to_current_engine()
         except Exception:  # a hook must never break the relay

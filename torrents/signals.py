@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 # A title's download has every file it wants (sent after the commit). Arguments: ``title``.
-# The library files it (media.library_import); other listeners may tell people.
+# This app's own receiver queues the filing into the library (media.library_import); others
+# may tell people.
 download_completed = Signal()
 
 # A title's download will not finish as it is (sent after the commit). Arguments: ``title``,

@@ -4,12 +4,15 @@ Each app names its keys and, for each of its models, what a saved or deleted row
 
     # media/live.py
     announce(Title, lambda title: [LIBRARY])
-    announce(PlaybackPosition, lambda p: [continue_watching()], user=lambda p: p.user_id)
-    quiet(SomeModel, "shown on no page")
+    announce(Note, lambda note: [notes(note.user_id)], user=lambda note: note.user_id)
+    quiet(PlaybackPosition, "read when a page loads; not live")
 
 Every ``save()`` and ``delete()`` then emits those prefixes in its transaction, whoever calls it:
 a view, a service, the admin, a management command, the shell. Code never emits by hand for a
-model save. Not covered, as with any model signal: ``QuerySet.update()``, bulk writes and raw
+model save. A save outside ``transaction.atomic`` (autocommit) commits before its announcement
+is written, so code that changes rows wraps the change in ``atomic`` (a view, a service
+function): then the row and its announcement commit together. Not covered, as with any model
+signal: ``QuerySet.update()``, bulk writes and raw
 SQL: code that does those calls :func:`plank.live.events.emit` itself and says why. Fixture
 loading (``raw`` saves) emits nothing. Within one transaction a prefix is announced once (see
 ``emit``).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from plank.live.models import Outbox
 from plank.models import Preferences, get_preferences
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +105,11 @@ def test_the_saved_key_is_never_sent_back_and_an_empty_field_keeps_it(
         },
     )
     assert get_preferences().tmdb_api_key == ""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("empty_outbox")
+def test_a_save_that_changes_the_tmdb_key_is_one_announcement(client_owner: Client) -> None:
+    form = {"tmdb_api_key": V3, "tmdb_language": "en-US", "metadata_timeout": "60"}
+    assert client_owner.post("/settings/", form).status_code == 302
+    assert [row.keys for row in Outbox.objects.all()] == [[["preferences"], ["tmdb"]]]
