@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from plank.models import Preferences
+from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun
 
 
 @admin.register(Preferences)
@@ -20,3 +20,21 @@ class PreferencesAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return not Preferences.objects.exists()
+
+
+@admin.register(ScheduledTask)
+class ScheduledTaskAdmin(admin.ModelAdmin):
+    list_display = ("name", "every_seconds", "next_run_at", "run_requested_at")
+    search_fields = ("name",)
+
+
+@admin.register(TaskRun)
+class TaskRunAdmin(admin.ModelAdmin):
+    list_display = ("task", "state", "trigger", "started_at", "duration", "outcome")
+    list_filter = ("state", "task")
+    search_fields = ("task", "outcome")
+
+
+@admin.register(SchedulerLease)
+class SchedulerLeaseAdmin(admin.ModelAdmin):
+    list_display = ("name", "holder", "acquired_at", "expires_at")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
@@ -9,7 +11,20 @@ class PlankConfig(AppConfig):
 
     def ready(self) -> None:
         # plank.jobs imports django-tasks' worker, which needs the apps loaded: hence here.
-        from plank import parts
+        from plank import parts, scheduler, upkeep
         from plank.jobs import JobWorker
 
         parts.register("jobs", JobWorker, roles=("engine",))
+        parts.register("scheduler", scheduler.SchedulerPart, roles=("engine",))
+        scheduler.register(
+            "outbox-prune",
+            upkeep.prune_outbox,
+            every=timedelta(minutes=1),
+            label="Prune old live announcements",
+        )
+        scheduler.register(
+            "database-upkeep",
+            upkeep.database_upkeep,
+            every=timedelta(days=1),
+            label="Database upkeep",
+        )

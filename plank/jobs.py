@@ -16,24 +16,37 @@ from django_tasks_db.management.commands.db_worker import Worker
 log = logging.getLogger(__name__)
 
 
+SCHEDULED_QUEUE = "scheduled"
+"""The queue of the scheduler's runs (plank.scheduler): its own workers take them, so a long
+scheduled run never holds up the jobs above; the general worker leaves them alone."""
+
+
 class JobWorker:
     name = "jobs"
 
-    def __init__(self, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        interval: float = 1.0,
+        *,
+        queues: tuple[str, ...] = ("*",),
+        excluded: tuple[str, ...] = (SCHEDULED_QUEUE,),
+        thread_name: str = "plank-jobs",
+    ) -> None:
+        self.thread_name = thread_name
         self.worker = Worker(
-            queue_names=["*"],
+            queue_names=list(queues),
             interval=interval,
             batch=False,
             backend_name="default",
             startup_delay=False,
             max_tasks=None,
-            worker_id=f"{socket.gethostname()}-{os.getpid()}"[:64],
-            excluded_queue_names=[],
+            worker_id=f"{socket.gethostname()}-{os.getpid()}-{thread_name}"[:64],
+            excluded_queue_names=list(excluded),
         )
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="plank-jobs", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:

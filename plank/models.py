@@ -68,3 +68,83 @@ def get_preferences() -> Preferences:
             },
         )
     return prefs
+
+
+# --- the scheduler (plank/scheduler.py) -------------------------------------------------------
+
+
+class ScheduledTask(models.Model):
+    """A registered task's run-time settings and timetable (the code gives the default interval)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    every_seconds = models.PositiveIntegerField(
+        "Interval (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60), MaxValueValidator(365 * 24 * 3600)],
+        help_text="Empty: the interval the task comes with.",
+    )
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    run_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Someone asked for a run now; the scheduler queues it."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskRun(models.Model):
+    """One run of a scheduled task: when, how long, how it went (in words), its progress."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    ACTIVE = (State.QUEUED, State.RUNNING)
+
+    task = models.CharField(max_length=64, db_index=True)
+    trigger = models.CharField(max_length=16, default="schedule")  # "schedule", "run now", ...
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds")
+    outcome = models.TextField(blank=True, help_text="How it went, in words")
+    error = models.TextField(blank=True)
+    done = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(null=True, blank=True)
+    text = models.CharField(max_length=300, blank=True, help_text="What it is doing now")
+    cancel_requested = models.BooleanField(default=False)
+    holder = models.CharField(max_length=100, blank=True, help_text="The process running it")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["task", "-queued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.task} #{self.pk} ({self.state})"
+
+    @property
+    def active(self) -> bool:
+        return self.state in self.ACTIVE
+
+
+class SchedulerLease(models.Model):
+    """Who is the scheduler: one row, held by one process at a time and renewed while it lives."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    holder = models.CharField(max_length=100)
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder}"

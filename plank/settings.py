@@ -198,10 +198,20 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "django_tasks_database_dbtaskresult",
         "django_tasks_database_dbworkerheartbeat",
         "django_tasks_db_dbtaskresult",
+        # the scheduler's rows: written by its threads (progress, heartbeats, the lease)
+        "plank_scheduledtask",
+        "plank_taskrun",
+        "plank_schedulerlease",
     }
 )
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# "scheduled": the runs of plank.scheduler, run by the scheduler's own workers.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "scheduled"],
+    }
+}
 
 # --- auth -----------------------------------------------------------------------------------
 
@@ -267,6 +277,12 @@ PLANK_LIVE_RETAIN_MINUTES = 60.0  # outbox rows are kept this long...
 PLANK_LIVE_RETAIN_ROWS = 10_000  # ...and at most this many
 PLANK_LIVE_REPLAY_MAX = 1000  # a reconnecting page is replayed at most this many rows, else resync
 PLANK_LIVE_CACHE: dict[str, object] = {}  # keyword options for every plank.live.cache.LiveCache
+
+# --- library folders, scans and the scheduler (issue 13) ---
+PLANK_SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler looks for due tasks
+PLANK_SCHEDULER_LEASE_SECONDS = 15.0  # a scheduler that stops renewing is replaced after this
+PLANK_SCHEDULER_WORKERS = 3  # scheduled runs that may run at the same time
+PLANK_SCHEDULER_KEEP_RUNS = 50  # runs kept per task
 
 LOGGING = {
     "version": 1,

@@ -6,9 +6,19 @@ from __future__ import annotations
 from plank.live.declarations import announce, quiet
 from plank.live.keys import Key
 from plank.live.models import Outbox
-from plank.models import Preferences
+from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun
 
 PREFERENCES: Key = ("preferences",)
+TASKS: Key = ("tasks",)  # the Tasks page: every scheduled task, its runs
+
+
+def task_progress(name: str) -> Key:
+    """A task's running progress, pushed as ``set`` frames."""
+    return (*TASKS, name)
+
 
 announce(Preferences, lambda prefs: [PREFERENCES])
 quiet(Outbox, "the outbox rows are the announcements themselves")
+announce(ScheduledTask, lambda task: [TASKS])
+announce(TaskRun, lambda run: [TASKS])
+quiet(SchedulerLease, "renewed every second by the scheduler; read when the Tasks page loads")

@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import models, transaction
+from django.utils import timezone
 
 from browse.models import MetadataSync, SyncRun
 from media.models import Episode, MediaFile, PlaybackPosition, Season, Title
 from plank.live.declarations import declaration
 from plank.live.keys import check_key, to_json
 from plank.live.models import Outbox
-from plank.models import Preferences, get_preferences
+from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun, get_preferences
 from tests.factories import make_download, make_file, make_show, make_title, make_user
 from torrents.models import EngineCommand
 
@@ -28,6 +29,11 @@ APPS = ("plank", "live", "media", "browse", "torrents")
 # One row of each model; a new model fails test_every_model_has_a_builder until it is added.
 BUILDERS: dict[type[models.Model], Callable[[], Any]] = {
     Preferences: get_preferences,
+    ScheduledTask: lambda: ScheduledTask.objects.create(name="a-task"),
+    TaskRun: lambda: TaskRun.objects.create(task="a-task"),
+    SchedulerLease: lambda: SchedulerLease.objects.create(
+        name="test", holder="here", acquired_at=timezone.now(), expires_at=timezone.now()
+    ),
     Outbox: lambda: Outbox.objects.create(keys=[["x"]]),
     Title: lambda: make_title(),
     Season: lambda: make_show(seasons={1: 0}).seasons.get(),
