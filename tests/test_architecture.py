@@ -68,12 +68,28 @@ def _targets(node: ast.Import | ast.ImportFrom, module: str, path: Path) -> list
     return [base, *(f"{base}.{alias.name}" for alias in node.names)]
 
 
+_NOT_A_REASON = ("noqa", "type:", "pragma", "fmt:")
+
+
+def _is_reason(comment: str) -> bool:
+    text = comment.lstrip("#").strip()
+    return bool(text) and not text.startswith(_NOT_A_REASON)
+
+
 def _explained(lines: list[str], node: ast.stmt, function: ast.AST) -> bool:
-    if "#" in lines[node.lineno - 1]:
+    """A comment on the import's line, or in the run of comment and import lines just above
+    it, says why it is not at the top (``# noqa`` and the like are not reasons)."""
+    line = lines[node.lineno - 1]
+    if "#" in line and _is_reason(line[line.index("#") :]):
         return True
-    for number in range(node.lineno - 1, function.lineno - 1, -1):
-        if lines[number - 1].strip().startswith("#"):
-            return True
+    for number in range(node.lineno - 1, function.lineno, -1):
+        text = lines[number - 1].strip()
+        if text.startswith("#"):
+            if _is_reason(text):
+                return True
+            continue
+        if not text.startswith(("import ", "from ")) and text:
+            return False
     return False
 
 
@@ -202,6 +218,72 @@ def test_no_guarded_imports_of_the_project() -> None:
                     if any(name.split(".")[0] in PACKAGES for name in names):
                         guarded.append(f"{module}:{stmt.lineno}")
     assert guarded == []
+
+
+def _project_module_names(module: str, path: Path, tree: ast.AST) -> set[str]:
+    """Local names bound to the project's own modules (``from torrents import downloads``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                full = f"{_targets(node, module, path)[0]}.{alias.name}"
+                if full in MODULES:
+                    names.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in MODULES and alias.asname:
+                    names.add(alias.asname)
+    return names
+
+
+def test_no_guessing_at_the_project_s_own_names() -> None:
+    """``getattr(some_module, "name", None)`` on a module of ours: it is always there."""
+    guesses = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        ours = _project_module_names(module, path, tree)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"getattr", "hasattr"}
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id in ours
+            ):
+                guesses.append(f"{module}:{node.lineno}")
+    assert guesses == []
+
+
+def _declared_settings() -> set[str]:
+    from django.conf import global_settings
+
+    tree = ast.parse((ROOT / "plank" / "settings.py").read_text())
+    names = {name for name in dir(global_settings) if name.isupper()}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def test_every_setting_read_is_declared() -> None:
+    declared = _declared_settings()
+    undeclared = []
+    for module, path in MODULES.items():
+        if module == "plank.settings":
+            continue
+        for node in _walk(path):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "settings"
+                and node.attr.isupper()
+                and node.attr not in declared
+            ):
+                undeclared.append(f"{module}:{node.lineno} settings.{node.attr}")
+    assert undeclared == []
 
 
 def test_settings_are_read_as_attributes() -> None:
