@@ -278,6 +278,14 @@ PLANK_LIVE_RETAIN_ROWS = 10_000  # ...and at most this many
 PLANK_LIVE_REPLAY_MAX = 1000  # a reconnecting page is replayed at most this many rows, else resync
 PLANK_LIVE_CACHE: dict[str, object] = {}  # keyword options for every plank.live.cache.LiveCache
 
+# --- Live and fast at scale (issue 10): sockets, fragments, workers ---------------------------
+PLANK_LIVE_QUEUE_FRAMES = 256  # frames waiting for one socket before it is told to resync (4429)
+PLANK_LIVE_SET_TICK_SECONDS = 0.25  # pushed values reach each socket once per tick, coalesced
+PLANK_LIVE_WATCH_GRACE_SECONDS = 0.25  # a socket that sends no `watch` gets its hello after this
+PLANK_LIVE_WAKE_POLL_SECONDS = 1.0  # the relay's fallback poll while local wake-ups work (SQLite)
+PLANK_FRAGMENT_EXPIRE_SECONDS = 6 * 3600.0  # a rendered fragment is kept this long at most
+PLANK_LIBRARY_PAGE_SIZE = 48  # titles per page of the library grid
+
 # --- library folders, scans and the scheduler (issue 13) ---
 PLANK_SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler looks for due tasks
 PLANK_SCHEDULER_LEASE_SECONDS = 15.0  # a scheduler that stops renewing is replaced after this

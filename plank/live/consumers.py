@@ -1,9 +1,11 @@
 """The live socket, ``/ws/live/``: replay on connect, then the relay's frames and pushed values.
 
 The wire protocol is in ARCHITECTURE.md; how the replay and the live frames meet without loss or
-duplicates is in docs/live-layer.md. The consumer overrides only channels' documented hooks:
-``connect``, ``receive`` (frame checks before the JSON), ``decode_json``/``encode_json``,
-``receive_json``, ``disconnect``, and handlers of its channel-layer messages.
+duplicates, and how ``watch`` routes frames, is in docs/live-layer.md. The consumer overrides
+only channels' documented hooks: ``connect``, ``receive`` (frame checks before the JSON),
+``decode_json``/``encode_json``, ``receive_json`` and ``disconnect``. It uses no channel layer
+of its own: the relay brings invalidations, pushed values and logouts, so an idle socket costs
+no channel, no group and no handler call.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from django.conf import settings
 
 from plank.live import outbox
 from plank.live import relay as relays
-from plank.live.events import BROADCAST_GROUP, user_group
+from plank.live.keys import from_json
 from plank.live.outbox import JsonKey
+from plank.live.outlet import Outlet, current_transport
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ CLOSE_UNAUTHENTICATED = 4401  # not logged in: the page stops retrying
 CLOSE_UNSUPPORTED_DATA = 4003  # a binary frame: the protocol is JSON text
 CLOSE_TOO_BIG = 4009  # a frame over MAX_FRAME_BYTES
 CLOSE_SERVER_ERROR = 4500  # the server could not read the outbox: retry later
+CLOSE_TOO_SLOW = 4429  # the page did not keep up with its frames: it reconnects and resyncs
+
+RESYNC = '{"type":"resync"}'
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
@@ -67,20 +73,30 @@ def parse_frame(text: str) -> Any:
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
-    """One page's socket. The relay hands it outbox rows (:meth:`deliver`); the channel layer
-    brings ``live.set`` (pushed values) and ``live.logout``."""
+    """One page's socket. The relay hands it outbox rows (:meth:`take_row`), the values of each
+    tick (:meth:`take_text`) and logouts (:meth:`end`); none of these waits for the client."""
+
+    # No channel layer per socket (an alias that is not configured): see the module docstring.
+    channel_layer_alias = "plank-live-sockets-use-no-layer"
 
     # Client frame type -> handler; anything else is ignored (a newer page may say more).
-    CLIENT_FRAMES: ClassVar[dict[str, str]] = {"ping": "on_ping"}
+    CLIENT_FRAMES: ClassVar[dict[str, str]] = {"ping": "on_ping", "watch": "on_watch"}
 
     user_id: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.relay: relays.Relay | None = None
+        self.outlet: Outlet | None = None
+        self.since: int | None = None
         self.sent_seq = -1
-        self.held: list[tuple[int, list[JsonKey], str]] | None = None  # held while replaying
+        # Frames the relay hands over before the hello: ("row", seq, keys, text) / ("text", text)
+        self.held: list[tuple[Any, ...]] | None = None
+        self.started = False
+        self.watching = False
         self.closed = False
+        self._grace: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- connecting ------------------------------------------------------------------------
 
@@ -93,8 +109,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._close(CLOSE_UNAUTHENTICATED)
             return
         self.user_id = int(user.pk)
-        since = parse_since(self.scope.get("query_string", b""))
+        self.since = parse_since(self.scope.get("query_string", b""))
         await self.accept()
+        self.outlet = Outlet(
+            self._write,
+            self._behind,
+            limit=int(settings.PLANK_LIVE_QUEUE_FRAMES),
+            transport=current_transport(),
+        )
 
         relay = relays.relay_for_loop()
         try:
@@ -102,61 +124,108 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         except TimeoutError:
             await self._fail("the relay did not start")
             return
-        # Join the relay and the groups *before* reading the outbox, and hold what the relay
-        # hands over meanwhile (docs/live-layer.md, "the replay race").
+        # Join the relay *before* reading the outbox, and hold what it hands over meanwhile
+        # (docs/live-layer.md, "the replay race").
         self.held = []
         self.relay = relay
         relay.add(self)
-        if self.channel_layer is not None:
-            for group in (BROADCAST_GROUP, user_group(self.user_id)):
-                await self.channel_layer.group_add(group, self.channel_name)
-                self.groups.append(group)  # channels leaves them on disconnect
+        # A page says what it shows first thing (``watch``), and its replay is filtered by it;
+        # a page that says nothing gets its replay after a short grace, unfiltered.
+        grace = float(settings.PLANK_LIVE_WATCH_GRACE_SECONDS)
+        self._grace = asyncio.get_running_loop().call_later(grace, self._spawn, self._begin)
 
+    async def _begin(self) -> None:
+        """Replay what the page missed (under what it watches), say hello, flush the held."""
+        if self.started or self.closed or self.relay is None:
+            return
+        self.started = True
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        relay = self.relay
+        wanted = (lambda keys: relay.wants(self, keys)) if self.watching else None
         try:
             high, rows = await database_sync_to_async(outbox.replay_plan)(
-                since, self.user_id, int(settings.PLANK_LIVE_REPLAY_MAX)
+                self.since, self.user_id, int(settings.PLANK_LIVE_REPLAY_MAX), wanted=wanted
             )
         except Exception:
             log.exception("could not read the outbox for a connecting socket")
             await self._fail("could not read the outbox")
             return
         if rows is None:
-            await self._send_json({"type": "resync"})
+            await self._write(RESYNC)
         else:
             for seq, keys in rows:
-                await self._send_text(relays.invalidate_text(seq, keys))
-        await self._send_json({"type": "hello", "seq": high})
+                await self._write(relays.invalidate_text(seq, keys))
+        await self._write(await self.encode_json({"type": "hello", "seq": high}))
         self.sent_seq = high
-        # Frames the relay handed over meanwhile; more may arrive while these are sent.
-        while self.held:
-            seq, keys, text = self.held.pop(0)
-            await self._send_row(seq, keys, text)
-        self.held = None
+        held, self.held = self.held or [], None
+        for item in held:
+            if item[0] == "row":
+                self.take_row(item[1], item[2], item[3])
+            else:
+                self.take_text(item[1])
 
-    # --- from the relay and the channel layer ----------------------------------------------
+    # --- from the relay (never waits for the client) ---------------------------------------
 
-    async def deliver(self, seq: int, keys: list[JsonKey], text: str) -> None:
-        """From the relay: one outbox row for this socket, with its frame's text."""
+    def take_row(self, seq: int, keys: list[JsonKey], text: str) -> None:
+        """One outbox row for this socket, with its frame's text."""
         if self.closed:
             return
         if self.held is not None:
-            self.held.append((seq, keys, text))
+            self._hold(("row", seq, keys, text))
             return
-        await self._send_row(seq, keys, text)
-
-    async def _send_row(self, seq: int, keys: list[JsonKey], text: str) -> None:
         if seq <= self.sent_seq:
             return  # replayed already
+        if self.relay is not None and self.watching and not self.relay.wants(self, keys):
+            return  # held from before the page said what it shows
         self.sent_seq = seq
-        await self._send_text(text)
+        self._offer(text)
 
-    async def live_set(self, event: dict[str, Any]) -> None:
-        """A pushed value (``plank.live.events.push``)."""
-        await self._send_json(event["frame"])
+    def take_text(self, text: str) -> None:
+        """A frame that is not an outbox row (the values of one tick)."""
+        if self.closed:
+            return
+        if self.held is not None:
+            self._hold(("text", text))
+            return
+        self._offer(text)
 
-    async def live_logout(self, event: dict[str, Any]) -> None:
-        """This user logged out (in some tab): the socket ends."""
-        await self._close(CLOSE_UNAUTHENTICATED)
+    def end(self, code: int) -> None:
+        """Close with ``code`` (this user logged out somewhere)."""
+        if not self.closed:
+            self._spawn(lambda: self._close(code))
+
+    def _hold(self, item: tuple[Any, ...]) -> None:
+        assert self.held is not None
+        self.held.append(item)
+        if len(self.held) > int(settings.PLANK_LIVE_QUEUE_FRAMES):
+            self.held = []
+            self._behind()
+
+    def _offer(self, text: str) -> None:
+        if self.outlet is not None:
+            self.outlet.offer(text)
+
+    def _behind(self) -> None:
+        """The page fell behind its frames: it is told to resync and closed (it reconnects)."""
+        if self.closed:
+            return
+        log.info("closing a live socket that fell behind (user %s)", self.user_id)
+        self._leave()
+        self._spawn(self._resync_and_close)
+
+    async def _resync_and_close(self) -> None:
+        await self._write(RESYNC, even_if_closed=True)
+        try:
+            await self.close(code=CLOSE_TOO_SLOW)
+        except (RuntimeError, OSError):
+            log.debug("a live socket went away before its close", exc_info=True)
+
+    def _spawn(self, make: Any) -> None:
+        task = asyncio.get_running_loop().create_task(make())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- from the client -------------------------------------------------------------------
 
@@ -196,23 +265,30 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await getattr(self, handler)(content)
 
     async def on_ping(self, content: dict[str, Any]) -> None:
-        await self._send_json({"type": "pong"})
+        self.take_text('{"type":"pong"}')
+
+    async def on_watch(self, content: dict[str, Any]) -> None:
+        """``{"type": "watch", "keys": [[...], ...]}``: the keys the page shows, from now on.
+
+        A malformed list is ignored as a whole (the socket keeps what it watched before)."""
+        raw = content.get("keys")
+        if self.relay is None or not isinstance(raw, list):
+            return
+        try:
+            self.relay.watch(self, [from_json(key) for key in raw])
+        except ValueError:
+            return
+        self.watching = True
+        if not self.started:
+            await self._begin()
 
     # --- sending and closing ---------------------------------------------------------------
 
-    async def _send_text(self, text: str) -> None:
-        if self.closed:
+    async def _write(self, text: str, *, even_if_closed: bool = False) -> None:
+        if self.closed and not even_if_closed:
             return
         try:
             await self.send(text_data=text)
-        except (RuntimeError, OSError):
-            self._gone()
-
-    async def _send_json(self, content: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        try:
-            await self.send_json(content)
         except (RuntimeError, OSError):
             self._gone()
 
@@ -238,6 +314,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def _leave(self) -> None:
         self.closed = True
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if self.outlet is not None:
+            self.outlet.close()
         if self.relay is not None:
             self.relay.discard(self)
             self.relay = None

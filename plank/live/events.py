@@ -22,14 +22,6 @@ from plank.live.outbox import JsonKey
 
 log = logging.getLogger(__name__)
 
-BROADCAST_GROUP = "live"
-
-
-def user_group(user_id: int) -> str:
-    """The channel-layer group of one user's sockets."""
-    return f"live.user.{int(user_id)}"
-
-
 # --- emit ------------------------------------------------------------------------------------
 
 
@@ -183,18 +175,19 @@ def emitted_here(seq: int) -> bool:
 
 
 def push(key: Key, data: dict[str, Any], *, user_id: int | None = None) -> None:
-    """Send ``data`` for ``key`` to every open page, or to ``user_id``'s (not stored; throttle it).
+    """Send ``data`` for ``key`` to the open pages that show it, or to ``user_id``'s.
 
-    Callable from any thread and from async code. With a shared channel layer (Redis) it reaches
-    the sockets of every process; with the in-memory layer, those of this process only.
+    Not stored; the caller throttles it. Each relay keeps the newest value per key and sends
+    every socket that watches it one ``set`` frame per tick with all its values. Callable from
+    any thread and from async code; it reaches the sockets of every process of this Plank
+    (through Redis when there is one, else over the local wake-up sockets).
     """
-    frame = {"type": "set", "key": to_json(check_key(key)), "data": data}
-    group = BROADCAST_GROUP if user_id is None else user_group(user_id)
-    hub.group_send(group, {"type": "live.set", "frame": frame})
+    frame = {"key": to_json(check_key(key)), "data": data}
+    hub.push(frame, None if user_id is None else int(user_id))
 
 
 def close_user_sockets(sender: Any = None, user: Any = None, **kwargs: Any) -> None:
     """On logout, end that user's open sockets (their pages show "offline" and stop retrying)."""
     if user is None or user.pk is None:
         return
-    hub.group_send(user_group(user.pk), {"type": "live.logout"})
+    hub.logout(int(user.pk))

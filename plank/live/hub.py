@@ -1,9 +1,11 @@
 """This process's relays, one per event loop, and what the rest of the live layer asks of them.
 
-``emit`` wakes them after a commit (:func:`wake_all`); ``push`` and ``close_user_sockets`` send
-channel-layer messages through the loop that owns the in-memory layer (:func:`group_send`).
-:mod:`plank.live.relay` registers its relays here. This module imports neither the relay nor
-the events, so both can import it.
+``emit`` wakes them after a commit (:func:`wake_all`, which also wakes the relays of the other
+processes on this machine); ``push`` and ``close_user_sockets`` hand a value or a logout to
+every relay (:func:`push`, :func:`logout`): this process's directly, the other processes'
+through the shared channel layer (Redis) or, without one, through the local wake-up sockets
+(:mod:`plank.live.wakeup`). :mod:`plank.live.relay` registers its relays here. This module
+imports neither the relay nor the events, so both can import it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
@@ -18,7 +21,12 @@ from typing import Any, Protocol, TypeVar
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from plank.live import wakeup
+
 log = logging.getLogger(__name__)
+
+ORIGIN = uuid.uuid4().hex  # this process, in messages that every process's relays receive
+RELAYS_GROUP = "live.relays"
 
 
 class Relay(Protocol):
@@ -30,6 +38,10 @@ class Relay(Protocol):
     def wake(self) -> None: ...
 
     def close_now(self) -> None: ...
+
+    def take_value(self, frame: dict[str, Any], user_id: int | None) -> None: ...
+
+    def logout(self, user_id: int) -> None: ...
 
 
 R = TypeVar("R", bound=Relay)
@@ -76,9 +88,38 @@ def relays() -> list[Relay]:
 
 
 def wake_all() -> None:
-    """Wake every relay of this process (thread-safe; ``emit`` calls it after each commit)."""
+    """Wake every relay of this process and, over the local wake-up sockets, of the others
+    (thread-safe; ``emit`` calls it after each commit)."""
     for relay in relays():
         relay.wake()
+    wakeup.wake_others()
+
+
+def _on_each_loop(method: str, *args: Any) -> None:
+    for relay in relays():
+        try:
+            relay.loop.call_soon_threadsafe(getattr(relay, method), *args)
+        except RuntimeError:  # its loop closed meanwhile
+            continue
+
+
+def push(frame: dict[str, Any], user_id: int | None) -> None:
+    """Hand a ``set`` frame to every relay of this Plank, which send it with their next tick."""
+    _on_each_loop("take_value", frame, user_id)
+    if layer_is_shared(get_channel_layer()):
+        message = {"type": "live.value", "origin": ORIGIN, "frame": frame, "user": user_id}
+        group_send(RELAYS_GROUP, message)
+    else:
+        wakeup.push_others(frame, user_id)
+
+
+def logout(user_id: int) -> None:
+    """End the open sockets of ``user_id`` in every process (they logged out somewhere)."""
+    _on_each_loop("logout", int(user_id))
+    if layer_is_shared(get_channel_layer()):
+        group_send(RELAYS_GROUP, {"type": "live.logout", "origin": ORIGIN, "user": int(user_id)})
+    else:
+        wakeup.logout_others(int(user_id))
 
 
 def layer_is_shared(layer: Any) -> bool:

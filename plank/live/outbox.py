@@ -9,6 +9,7 @@ replay and pruning fit together: docs/live-layer.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -25,6 +26,7 @@ NOTIFY_CHANNEL = "plank_live"
 # pg_advisory_xact_lock key that orders the emitting transactions ("plnklive" in ASCII).
 PG_LOCK_KEY = 0x706C6E6B6C697665
 BATCH = 500  # rows per read of the relay
+REPLAY_SCAN = 10  # a filtered replay reads at most this many times its limit of rows
 
 JsonKey = list[str | int]  # a key as stored and sent: a JSON array
 
@@ -89,13 +91,20 @@ def rows_after(after: int, limit: int = BATCH, *, using: str = DEFAULT_DB_ALIAS)
 
 
 def replay_plan(
-    since: int | None, user_id: int, limit: int, *, using: str = DEFAULT_DB_ALIAS
+    since: int | None,
+    user_id: int,
+    limit: int,
+    *,
+    wanted: Callable[[list[JsonKey]], bool] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> tuple[int, list[tuple[int, list[JsonKey]]] | None]:
     """What a socket that connects with ``since`` is owed: ``(H, rows)``; rows None = resync.
 
     ``H`` is the newest ``seq``; ``rows`` are ``(seq, keys)`` for everyone or ``user_id``, with
-    ``since < seq <= H``. Resync when rows after ``since`` were pruned, when there are more than
-    ``limit`` of them, or when ``since`` is ahead of the outbox (a restored database).
+    ``since < seq <= H``, and, given ``wanted``, only those whose keys it wants (what the page
+    watches). Resync when rows after ``since`` were pruned, when more than ``limit`` rows are
+    owed, when more than ``REPLAY_SCAN * limit`` rows would have to be read to find them, or
+    when ``since`` is ahead of the outbox (a restored database).
     """
     outbox = Outbox.objects.using(using)
     span = outbox.aggregate(low=Min("seq"), high=Max("seq"))
@@ -106,11 +115,15 @@ def replay_plan(
     if since > high or (low is not None and since < low - 1):
         return high, None
     mine = Q(user_id__isnull=True) | Q(user_id=user_id)
-    rows = list(
+    read = limit + 1 if wanted is None else REPLAY_SCAN * limit + 1
+    candidates = list(
         outbox.filter(mine, seq__gt=since, seq__lte=high)
         .order_by("seq")
-        .values_list("seq", "keys")[: limit + 1]
+        .values_list("seq", "keys")[:read]
     )
+    if len(candidates) >= read:
+        return high, None
+    rows = candidates if wanted is None else [row for row in candidates if wanted(row[1])]
     if len(rows) > limit:
         return high, None
     # A prune between the two reads could have taken rows we meant to send: look again.

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import psycopg
 from cachalot.api import invalidate as cachalot_invalidate
@@ -24,7 +24,9 @@ from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
-from plank.live import events, hub, outbox
+from plank.live import events, hub, outbox, wakeup
+from plank.live.fanout import Fanout, Socket
+from plank.live.keys import Key, check_key
 from plank.live.outbox import JsonKey, Row
 from plank.system import Check
 
@@ -32,15 +34,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-FANOUT_SLICE = 100  # sockets per step of a fan-out before the loop gets a turn
-
-
-class Socket(Protocol):
-    """What the relay needs of a socket (``plank.live.consumers.LiveConsumer``)."""
-
-    user_id: int | None
-
-    async def deliver(self, seq: int, keys: list[JsonKey], text: str) -> None: ...
+RELAYS_GROUP = "live.relays"  # the channel-layer group of every process's relays
+CLOSE_LOGGED_OUT = 4401
 
 
 def invalidate_text(seq: int, keys: list[JsonKey]) -> str:
@@ -131,8 +126,10 @@ class Relay:
         self.listening = False  # a LISTEN connection is up (PostgreSQL)
         self.delivered = 0
         self.vendor = connections[DEFAULT_DB_ALIAS].vendor
-        self._sockets: set[Socket] = set()
-        self._by_user: dict[int, set[Socket]] = {}
+        self.fanout = Fanout(loop, float(settings.PLANK_LIVE_SET_TICK_SECONDS))
+        self.wakeups = wakeup.Listener(
+            loop, on_wake=self._wake_now, on_push=self.take_value, on_logout=self.logout
+        )
         self._wake = asyncio.Event()
         self._db = ThreadPoolExecutor(1, thread_name_prefix="plank-relay")
         self._maint = ThreadPoolExecutor(1, thread_name_prefix="plank-relay-maint")
@@ -142,27 +139,47 @@ class Relay:
 
     @property
     def socket_count(self) -> int:
-        return len(self._sockets)
+        return len(self.fanout)
 
     def add(self, socket: Socket) -> None:
-        self._sockets.add(socket)
-        if socket.user_id is not None:
-            self._by_user.setdefault(socket.user_id, set()).add(socket)
+        self.fanout.add(socket)
 
     def discard(self, socket: Socket) -> None:
-        self._sockets.discard(socket)
-        if socket.user_id is not None:
-            group = self._by_user.get(socket.user_id)
-            if group is not None:
-                group.discard(socket)
-                if not group:
-                    del self._by_user[socket.user_id]
+        self.fanout.discard(socket)
+
+    def watch(self, socket: Socket, keys: list[Key]) -> tuple[Key, ...]:
+        """What ``socket`` shows from now on (ValueError on a malformed key)."""
+        return self.fanout.watch(socket, keys)
+
+    def wants(self, socket: Socket, keys: list[JsonKey]) -> bool:
+        return self.fanout.wants(socket, keys)
+
+    # pushed values and logouts (on the relay's loop)
+
+    def take_value(self, frame: dict[str, Any], user_id: int | None) -> None:
+        """A ``set`` frame pushed in this process or another: sent with the next tick."""
+        try:
+            key = check_key(frame["key"])
+        except (KeyError, ValueError):
+            log.debug("ignoring a pushed value without a proper key: %r", frame)
+            return
+        data = frame.get("data")
+        self.fanout.value(key, data if isinstance(data, dict) else {}, user_id)
+
+    def logout(self, user_id: int) -> None:
+        self.fanout.logout(int(user_id), CLOSE_LOGGED_OUT)
+
+    def _wake_now(self) -> None:
+        self._wake.set()
 
     # life
 
     def start(self) -> None:
         """Start on ``self.loop`` (call from that loop's thread)."""
+        self.wakeups.start()
         self._tasks.append(self.loop.create_task(self._run(), name="plank-relay"))
+        if hub.layer_is_shared(get_channel_layer()):
+            self._tasks.append(self.loop.create_task(self._from_layer(), name="plank-relay-layer"))
 
     def wake(self) -> None:
         """Look at the outbox now (thread-safe)."""
@@ -176,6 +193,8 @@ class Relay:
     async def stop(self) -> None:
         """Stop (on the relay's loop): tasks cancelled, the thread's connections closed."""
         self.stopped = True
+        self.wakeups.stop()
+        self.fanout.close()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -195,6 +214,7 @@ class Relay:
     def close_now(self) -> None:
         """Stop from outside the loop, once it has stopped running (process shutdown)."""
         self.stopped = True
+        self.wakeups.stop()
         for executor in (self._db, self._maint):
             try:
                 executor.submit(_close_thread_connections)
@@ -215,6 +235,8 @@ class Relay:
     def _poll_seconds(self) -> float:
         if self.vendor == "postgresql" and self.listening:
             return float(settings.PLANK_LIVE_PG_POLL_SECONDS)
+        if self.wakeups.up:  # other processes wake us: the poll only makes good a lost one
+            return float(settings.PLANK_LIVE_WAKE_POLL_SECONDS)
         return max(float(settings.PLANK_RELAY_POLL_SECONDS), 0.01)
 
     async def _run(self) -> None:
@@ -272,17 +294,33 @@ class Relay:
                 return
 
     async def _deliver(self, row: Row) -> None:
-        text = invalidate_text(row.seq, row.keys)
-        targets = self._sockets if row.user_id is None else self._by_user.get(row.user_id, set())
-        for n, socket in enumerate(list(targets), 1):
-            try:
-                await socket.deliver(row.seq, row.keys, text)
-            except Exception:  # one broken socket must not hold up the others
-                log.warning("dropping a socket that failed a delivery", exc_info=True)
-                self.discard(socket)
-            if n % FANOUT_SLICE == 0:
-                await asyncio.sleep(0)  # let the server write what is queued so far
+        """Serialise the row once and offer it to the sockets that watch one of its keys."""
+        self.fanout.row(row.seq, row.keys, row.user_id, invalidate_text(row.seq, row.keys))
         self.delivered += 1
+
+    async def _from_layer(self) -> None:
+        """With a shared channel layer (Redis): pushed values and logouts of other processes."""
+        layer = get_channel_layer()
+        delay = 1.0
+        while True:
+            try:
+                channel = await layer.new_channel("live.relay.")
+                await layer.group_add(RELAYS_GROUP, channel)
+                delay = 1.0
+                while True:
+                    message = await layer.receive(channel)
+                    if message.get("origin") == hub.ORIGIN:
+                        continue  # this process's own, delivered already
+                    if message.get("type") == "live.value":
+                        self.take_value(message["frame"], message.get("user"))
+                    elif message.get("type") == "live.logout":
+                        self.logout(int(message["user"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("relay lost the channel layer; retrying", exc_info=True)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 30.0)
 
     async def _listen(self) -> None:
         """Wake on ``NOTIFY plank_live``; reconnect with backoff; catch up after each connect."""
@@ -430,6 +468,8 @@ def health() -> Check:
     relay = running[0]
     if relay.vendor == "postgresql":
         mode = "LISTEN/NOTIFY" if relay.listening else "polling (LISTEN connection down)"
+    elif relay.wakeups.up:
+        mode = f"local wake-ups (poll every {relay._poll_seconds():g} s as a fallback)"
     else:
         mode = f"polling every {relay._poll_seconds():g} s"
     details += [

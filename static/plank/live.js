@@ -7,7 +7,13 @@
 //   one being refreshed is skipped (the outer swap replaces it anyway).
 // - "set" frames update [data-live-set="<key path>"] elements in place: [data-field="name"] gets
 //   the text of data[name] (data-format: percent, bytes, rate, eta), [data-bind-width="name"]
-//   a width of data[name] * 100 %, [data-bind-value="name"] a value (<progress>).
+//   a width of data[name] * 100 %, [data-bind-value="name"] a value (<progress>). The server
+//   coalesces them per tick: {"type":"set","key","data"} for one value, {"type":"set",
+//   "values":[{"key","data"},...]} for several.
+// - "watch": the page tells the server the keys it shows (every data-live-key and data-live-set
+//   on the page) on connect and whenever a swap adds or removes such elements; the server then
+//   sends this socket only the frames under those keys. A long list is folded into the keys'
+//   first parts, so the frame stays under the server's 4 KB limit.
 // - The socket reconnects with full-jitter exponential backoff (1 s base, 30 s cap) and says
 //   ?since=<last seq seen> so the server replays what was missed; "resync" refreshes every live
 //   element. Heartbeat: a ping every 15 s; no frame within 10 s after it means the connection is
@@ -15,8 +21,9 @@
 // - #live-badge shows data-state="live" / "reconnecting" / "offline".
 // - Close codes: 4401 means "not logged in": no more retries until the page is reloaded.
 //   4003 (a binary frame) and 4009 (a frame over 4 KB) mean this page sent what the server
-//   refuses, 4500 that the server could not read its outbox: reconnect with backoff, as for
-//   any other close (the server never sends 1003/1009/1011).
+//   refuses, 4500 that the server could not read its outbox, 4429 that this page fell behind
+//   its frames (after a "resync"): reconnect with backoff, as for any other close (the server
+//   never sends 1003/1009/1011).
 //
 // window.plankLive exposes the state for tests and the console.
 (function () {
@@ -29,7 +36,8 @@
   var PONG_WITHIN = 10000;
   var COALESCE_MS = 30;
   var CLOSE_LOGGED_OUT = 4401;
-  var CLOSE_REFUSED = { 4003: "unsupported data", 4009: "frame too big" };
+  var CLOSE_REFUSED = { 4003: "unsupported data", 4009: "frame too big", 4429: "too slow" };
+  var WATCH_MAX_CHARS = 3500;
 
   var live = {
     state: "connecting", // connecting | live | reconnecting | offline
@@ -39,6 +47,7 @@
     loggedOut: false,
     frames: 0, // frames received, all sockets (tests)
     refreshes: 0, // live:refresh events sent (tests)
+    watched: null, // the keys last sent in a "watch" frame (tests)
   };
   window.plankLive = live;
 
@@ -94,7 +103,10 @@
     }
     live.socket = ws;
     ws.onopen = function () {
-      if (live.socket === ws) startHeartbeat(ws);
+      if (live.socket !== ws) return;
+      live.watched = null;
+      sendWatch(ws);
+      startHeartbeat(ws);
     };
     ws.onmessage = function (event) {
       if (live.socket === ws) onFrame(ws, event.data);
@@ -218,8 +230,10 @@
         scheduleFlush();
         break;
       case "set":
-        if (Array.isArray(frame.key) && frame.data && typeof frame.data === "object") {
-          applySet(frame.key.map(String).join("/"), frame.data);
+        if (Array.isArray(frame.values)) {
+          for (var v = 0; v < frame.values.length; v++) applyValue(frame.values[v]);
+        } else {
+          applyValue(frame);
         }
         break;
       default:
@@ -286,7 +300,76 @@
     }
   }
 
+  // --- watch: the keys this page shows -----------------------------------------------------
+
+  function shownKeys() {
+    var seen = {};
+    var keys = [];
+    var elements = document.querySelectorAll("[data-live-key], [data-live-set]");
+    for (var i = 0; i < elements.length; i++) {
+      var el = elements[i];
+      var paths = [el.getAttribute("data-live-key"), el.getAttribute("data-live-set")];
+      for (var p = 0; p < paths.length; p++) {
+        var path = paths[p];
+        if (path && !seen[path]) {
+          seen[path] = true;
+          keys.push(path);
+        }
+      }
+    }
+    keys.sort();
+    return keys;
+  }
+
+  function toFrameKeys(paths) {
+    return paths.map(function (path) {
+      return path.split("/").filter(Boolean).map(function (part) {
+        return /^(0|-?[1-9][0-9]*)$/.test(part) && part.length < 16 ? parseInt(part, 10) : part;
+      });
+    });
+  }
+
+  function watchFrame(paths) {
+    var text = JSON.stringify({ type: "watch", keys: toFrameKeys(paths) });
+    if (text.length <= WATCH_MAX_CHARS) return text;
+    var folded = {};
+    paths.forEach(function (path) {
+      folded[path.split("/")[0]] = true;
+    });
+    return JSON.stringify({ type: "watch", keys: toFrameKeys(Object.keys(folded).sort()) });
+  }
+
+  function sendWatch(ws) {
+    ws = ws || live.socket;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    var paths = shownKeys();
+    var signature = paths.join("|");
+    if (live.watched === signature) return;
+    try {
+      ws.send(watchFrame(paths));
+      live.watched = signature;
+    } catch (err) {
+      // the close handler reconnects, and the new socket says it again
+    }
+  }
+
+  var watchTimer = null;
+  function scheduleWatch() {
+    if (watchTimer === null) {
+      watchTimer = setTimeout(function () {
+        watchTimer = null;
+        sendWatch();
+      }, COALESCE_MS);
+    }
+  }
+
   // --- set frames -> fields ---------------------------------------------------------------
+
+  function applyValue(value) {
+    if (value && Array.isArray(value.key) && value.data && typeof value.data === "object") {
+      applySet(value.key.map(String).join("/"), value.data);
+    }
+  }
 
   function applySet(path, data) {
     var roots = document.querySelectorAll("[data-live-set]");
@@ -365,6 +448,25 @@
 
   // --- wiring -----------------------------------------------------------------------------
 
+  // Swaps add and remove live elements (endless scroll, refreshed partials): say what the page
+  // shows now. htmx:afterSettle covers htmx swaps; the observer covers everything else.
+  document.addEventListener("htmx:afterSettle", scheduleWatch);
+  if (typeof MutationObserver !== "undefined") {
+    var hasElement = function (nodes) {
+      for (var n = 0; n < nodes.length; n++) if (nodes[n].nodeType === 1) return true;
+      return false;
+    };
+    new MutationObserver(function (records) {
+      for (var i = 0; i < records.length; i++) {
+        // Elements only: the text that set frames write changes no key.
+        if (hasElement(records[i].addedNodes) || hasElement(records[i].removedNodes)) {
+          scheduleWatch();
+          return;
+        }
+      }
+    }).observe(document.documentElement, { childList: true, subtree: true });
+  }
+
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") reconnectNow();
   });
@@ -391,6 +493,7 @@
     applySet(Array.isArray(key) ? key.map(String).join("/") : String(key), data);
   };
   live.format = format;
+  live.sendWatch = sendWatch;
 
   connect();
 })();

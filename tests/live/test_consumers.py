@@ -252,7 +252,7 @@ async def test_replay_and_live_frames_neither_lost_nor_duplicated(
     for socket in sockets:
         seqs = []
         hello = None
-        while not seqs or seqs[-1] != final:
+        while hello is None or not seqs or seqs[-1] != final:
             frame = await socket.receive()
             if frame["type"] == "hello":
                 hello = frame["seq"]
