@@ -11,11 +11,12 @@ class PlankConfig(AppConfig):
 
     def ready(self) -> None:
         # plank.jobs imports django-tasks' worker, which needs the apps loaded: hence here.
-        from plank import parts, scheduler, upkeep
+        from plank import parts, scheduler, system, task_board, upkeep
         from plank.jobs import JobWorker
 
         parts.register("jobs", JobWorker, roles=("engine",))
         parts.register("scheduler", scheduler.SchedulerPart, roles=("engine",))
+        system.register(task_board.health)
         scheduler.register(
             "outbox-prune",
             upkeep.prune_outbox,

@@ -4,13 +4,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from plank import views
+from plank import task_views, views
 
 urlpatterns = [
     path("", include("media.urls")),
     path("browse/", include("browse.urls")),
     path("torrents/", include("torrents.urls")),
     path("system/", views.system, name="system"),
+    path("tasks/", task_views.tasks_page, name="tasks"),
+    path("tasks/<str:name>/run", task_views.run_now, name="task-run"),
+    path("tasks/<str:name>/cancel", task_views.cancel, name="task-cancel"),
+    path("tasks/<str:name>/interval", task_views.interval, name="task-interval"),
     path("settings/", views.preferences, name="preferences"),
     path("setup/", views.first_run, name="setup"),
     path("healthz", views.healthz, name="healthz"),
