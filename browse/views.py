@@ -31,6 +31,7 @@ from media.models import Title
 LIST_LABELS = {"trending": "Trending", "popular": "Popular"}
 FILTER_LABELS = {"all": "All", "movie": "Movies", "tv": "TV"}
 RETRY_AFTER = "10"
+NOT_A_SEASON = "That is not a season."
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -200,7 +201,10 @@ def index(request: HttpRequest) -> HttpResponse:
             return render(request, "browse/index.html#more-failed", more)
         if partial:
             return refresh_failed()
-        return tmdb_trouble(request, exc, params=params, **_controls(params))
+        page = {"params": params, **_controls(params)}
+        if isinstance(exc, TMDBNotFound):  # a list or a search always exists: TMDB misbehaved
+            return failure_page(request, exc.message, request.get_full_path(), **page)
+        return tmdb_trouble(request, exc, **page)
     context = {"nav": "browse", **_grid_context(params, fetched), **_controls(params)}
     return render(request, GRID_PARTIALS.get(partial or "", "browse/index.html"), context)
 
@@ -246,15 +250,23 @@ def details(request: HttpRequest, kind: str, tmdb_id: int) -> HttpResponse:
     return render(request, "browse/details.html", context)
 
 
+def _episodes_failed(request: HttpRequest, message: str, url: str) -> HttpResponse:
+    """The episode list of an opened season (an htmx swap), failed: the message and a Retry."""
+    return render(request, "browse/season.html#episodes-failed", {"message": message, "url": url})
+
+
 @require_GET
 def season(request: HttpRequest, tmdb_id: int, number: int) -> HttpResponse:
     url = reverse("browse:season", args=[tmdb_id, number])
     try:
         fetched = discover.season(tmdb_id, number)
+    except ValueError:  # past MAX_SEASON: the URL takes any number, so that this page says so
+        if request.htmx:
+            return _episodes_failed(request, NOT_A_SEASON, url)
+        return not_found_page(request, NOT_A_SEASON)
     except TMDBError as exc:
-        if request.htmx:  # the episode list of an opened season: the message and a Retry
-            failed = {"message": exc.message, "url": url}
-            return render(request, "browse/season.html#episodes-failed", failed)
+        if request.htmx:
+            return _episodes_failed(request, exc.message, url)
         return tmdb_trouble(request, exc)
     context = {
         "nav": "browse",

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from browse.models import MetadataSync
-from browse.tmdb import AUTH_MESSAGE, MAX_SEASON, NO_KEY_MESSAGE
+from browse.tmdb import AUTH_MESSAGE, MAX_SEASON, NO_KEY_MESSAGE, NOT_FOUND_MESSAGE
 from media.models import Season, Status, Title
 from plank.live import cache as live_cache
 from plank.models import get_preferences
@@ -492,11 +492,92 @@ def test_fix_match_without_a_usable_key_shows_the_setup_card(
 # --- TMDB trouble, page by page -------------------------------------------------------------
 
 
-def test_a_season_number_past_the_last_is_404_without_asking_tmdb(
+def no_key() -> None:
+    prefs = get_preferences()
+    prefs.tmdb_api_key = ""
+    prefs.save()
+
+
+def test_a_season_number_past_the_last_says_so_without_asking_tmdb(
     configured: FakeTMDB, client_owner: Client
 ) -> None:
-    assert client_owner.get(f"/browse/tv/1396/season/{MAX_SEASON + 1}/").status_code == 404
+    url = f"/browse/tv/1396/season/{MAX_SEASON + 1}/"
+    page = client_owner.get(url)
+    assert page.status_code == 404
+    html = page.content.decode()
+    assert "That is not a season." in html and 'href="/browse/">Back to Browse</a>' in html
+    # an opened season's episode list (htmx swaps only a 2xx): the message in place
+    partial = client_owner.get(url, **HX)
+    assert partial.status_code == 200
+    html = partial.content.decode()
+    assert "<html" not in html and 'class="browse-episodes notice" role="alert"' in html
+    assert "That is not a season." in html
     assert configured.calls == []
+    client_owner.get(f"/browse/tv/1396/season/{MAX_SEASON}/")  # the last number TMDB is asked
+    assert [path for path, _ in configured.calls] == [f"/tv/1396/season/{MAX_SEASON}"]
+
+
+def test_the_next_page_without_a_key_says_so_in_place(
+    configured: FakeTMDB, client_owner: Client
+) -> None:
+    """Changed on purpose in the redesign (it was an empty 204, which left the "Loading…"
+    sentinel up for good): the scrolled-to page says why, as a refused key always did."""
+    no_key()
+    response = client_owner.get("/browse/?page=2&partial=more", **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html and 'id="browse-more"' in html and NO_KEY_MESSAGE in html
+    assert 'hx-get="/browse/?type=trending&amp;filter=all&amp;page=2&amp;partial=more"' in html
+    # a live refresh of shown cards keeps them
+    assert client_owner.get("/browse/?partial=cards", **HX).status_code == 204
+    assert configured.calls == []
+
+
+def test_a_list_tmdb_calls_missing_is_a_failure_with_a_retry(
+    configured: FakeTMDB, client_owner: Client
+) -> None:
+    """A list or a search always exists, so TMDB's 404 there is TMDB failing: the Retry page
+    with the controls (503), not "Not found"."""
+    configured.fail("/trending/movie/week", 404)
+    response = client_owner.get("/browse/?filter=movie")
+    assert response.status_code == 503 and response["Retry-After"]
+    html = response.content.decode()
+    assert "TMDB could not be reached" in html and NOT_FOUND_MESSAGE in html
+    assert '<a class="button primary" href="/browse/?filter=movie">Retry</a>' in html
+    assert 'href="/browse/?type=popular&amp;filter=movie"' in html  # the controls stay
+
+
+@pytest.mark.parametrize("trouble", ["no key", "not found"])
+def test_a_live_refresh_of_the_details_keeps_what_is_shown(
+    configured: FakeTMDB, client_owner: Client, trouble: str
+) -> None:
+    """Changed on purpose in the redesign: a missing key swapped the whole setup page (with
+    its navigation) into the library section; now every failing refresh is a 204, no swap."""
+    if trouble == "no key":
+        no_key()
+        url = "/browse/movie/603/?partial=library"
+    else:
+        url = "/browse/movie/424242/?partial=library"
+    response = client_owner.get(url, **HX)
+    assert response.status_code == 204 and response.content == b""
+
+
+def test_fix_match_with_a_refused_key_shows_the_setup_card(
+    configured: FakeTMDB, client_owner: Client
+) -> None:
+    """Changed on purpose in the redesign (it was the refusal as an inline error, 503): the
+    setup card, as on every other browse page; nothing on this page works without a key."""
+    title = make_title(kind="movie", title="Matrix")
+    prefs = get_preferences()
+    prefs.tmdb_api_key = "f" * 32  # well formed, but TMDB refuses it
+    prefs.save()
+    response = client_owner.post(f"/browse/match/{title.pk}/", {"kind": "movie", "tmdb_id": "603"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Connect Plank to TMDB" in html and AUTH_MESSAGE in html
+    assert 'href="/settings/"' in html
+    title.refresh_from_db()
+    assert title.tmdb_id is None
 
 
 def test_adding_while_tmdb_is_down_retries_on_the_details_page(
