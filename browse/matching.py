@@ -406,27 +406,31 @@ def add_wanted(details: Details, user: AbstractBaseUser | None) -> Added:
 def add_with_magnet(details: Details, magnet: Magnet, user: AbstractBaseUser | None) -> Added:
     """Add ``magnet`` to the library (media.library.add_magnet) and give it ``details``.
 
-    A wanted entry for the same TMDB title (no magnet yet) is fulfilled: it goes.
+    A wanted entry for the same TMDB title (no magnet yet) is fulfilled: it goes. One
+    transaction (one announcement): add_magnet's own, and apply's, are savepoints in it.
     """
-    result = library.add_magnet(magnet, details.kind, user)
-    if not result.created:
-        # That magnet is already a title: lead there, never rewrite it with these details.
-        return Added(result.title, created=False)
-    apply(
-        result.title.pk,
-        Collected(details),
-        source="manual",
-        confidence=1.0,
-        replace_seasons=result.title.kind != details.kind
-        or result.title.tmdb_id not in (None, details.tmdb_id),
-    )
-    with transaction.atomic():
+    # Past the ORM cache: when another request adds the same magnet meanwhile, add_magnet's
+    # insert fails and it looks again; cachalot would answer that look from this transaction's
+    # first one ("no such title") instead of seeing the other commit.
+    with cachalot_disabled(), transaction.atomic():
+        result = library.add_magnet(magnet, details.kind, user)
+        if not result.created:
+            # That magnet is already a title: lead there, never rewrite it with these details.
+            return Added(result.title, created=False)
+        apply(
+            result.title.pk,
+            Collected(details),
+            source="manual",
+            confidence=1.0,
+            replace_seasons=result.title.kind != details.kind
+            or result.title.tmdb_id not in (None, details.tmdb_id),
+        )
         wanted = Title.objects.filter(
             kind=details.kind, tmdb_id=details.tmdb_id, magnet="", info_hash__isnull=True
         ).exclude(pk=result.title.pk)
         wanted.delete()  # one by one, with signals: each announced by its declaration
-    if details.kind == Kind.TV:
-        transaction.on_commit(lambda: enqueue_match(result.title.pk))
+        if details.kind == Kind.TV:
+            transaction.on_commit(lambda: enqueue_match(result.title.pk))
     result.title.refresh_from_db()
     return Added(result.title, created=result.created)
 

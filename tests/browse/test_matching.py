@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection, connections
+from django.db.models.signals import pre_save
 from django_tasks_db.models import DBTaskResult
 
 from browse import discover, matching
@@ -293,6 +298,49 @@ def test_add_with_magnet_fulfils_a_wanted_title(configured: FakeTMDB, owner) -> 
     assert (title.tmdb_id, title.title, title.poster) == (603, "The Matrix", details.poster_path)
     assert not Title.objects.filter(pk=wanted.pk).exists()
     assert MetadataSync.objects.get(title=title).source == "manual"
+
+
+def test_adding_with_a_magnet_writes_one_outbox_row(configured_tx: FakeTMDB, owner) -> None:
+    details = discover.movie(603).value
+    wanted = matching.add_wanted(details, owner).title
+    Outbox.objects.all().delete()
+    # the title and its download, its TMDB details, the wanted entry gone: one transaction
+    added = matching.add_with_magnet(details, parse_magnet(MATRIX), owner)
+    assert added.created is True and not Title.objects.filter(pk=wanted.pk).exists()
+    rows = list(Outbox.objects.all())
+    assert len(rows) == 1 and ["media"] in rows[0].keys
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite serialises writers (BEGIN IMMEDIATE): another add cannot commit in between",
+)
+def test_a_magnet_added_meanwhile_by_someone_else_is_the_answer(configured_tx, owner) -> None:
+    """The race add_magnet's savepoint is for: another request commits the same magnet between
+    our lookup and our insert; our insert fails, the savepoint rolls back, theirs is used."""
+    details = discover.movie(603).value
+    main = threading.get_ident()
+
+    def theirs() -> None:
+        try:
+            add(MATRIX, "movie")
+        finally:
+            connections.close_all()
+
+    def theirs_first(sender, instance: Title, **kwargs) -> None:
+        if threading.get_ident() == main and instance.pk is None:
+            other = threading.Thread(target=theirs)
+            other.start()
+            other.join(10)
+
+    pre_save.connect(theirs_first, sender=Title, dispatch_uid="theirs_first")
+    try:
+        again = matching.add_with_magnet(details, parse_magnet(MATRIX), owner)
+    finally:
+        pre_save.disconnect(sender=Title, dispatch_uid="theirs_first")
+    assert again.created is False
+    title = Title.objects.get()
+    assert again.title.pk == title.pk and title.tmdb_id is None  # theirs, not rewritten
 
 
 def test_sync_health_reports_counts(configured: FakeTMDB) -> None:
