@@ -7,8 +7,8 @@ lives at ``settings.POSTERS_DIR/<size>/<file>``:
   paths name immutable images, so the path is the identity); ``If-None-Match`` gives 304.
 - missing: fetched once, however many requests (threads and processes on this machine) ask at
   the same moment: a ``threading.Lock`` inside the process and an ``fcntl.flock`` on a lock
-  file across processes (256 stripes, hashed by path); whoever gets the lock second finds the file written. The write is
-  atomic (a temporary file in the same directory, fsync, ``os.replace``): a reader never sees a
+  file across processes (256 stripes, hashed by path); whoever gets the lock second finds the
+  file written. The write is atomic (`media.files.replacing`): a reader never sees a
   half-written poster.
 - no key configured, an odd path or size, or TMDB says the image does not exist: 404 at once
   (a missing image is remembered for an hour, so it is not asked for again and again).
@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +38,7 @@ from browse.tmdb import (
     TMDBNotFound,
     is_valid_image_path,
 )
-from media.files import inside
+from media.files import inside, replacing
 
 try:
     import fcntl
@@ -126,23 +124,6 @@ def _file_lock(path: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` completely or not at all, whoever looks at any moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def ensure(size: str, name: str) -> Path:
     """The poster on disk, fetched if needed. Raises PosterMissing / PosterUnavailable."""
     try:
@@ -171,7 +152,8 @@ def ensure(size: str, name: str) -> Path:
             raise PosterMissing("not a TMDB image") from None
         except TMDBError as exc:
             raise PosterUnavailable(exc.message) from None
-        write_atomic(path, data)
+        with replacing(path) as tmp:  # a reader never sees a half-written poster
+            tmp.write_bytes(data)
         logger.debug("poster %s/%s fetched (%d bytes)", size, name, len(data))
     return path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_first_request_fetches_then_the_disk_serves(
     assert etag.startswith('"') and etag.endswith('"')
     on_disk = Path(settings.POSTERS_DIR) / "w342" / NAME
     assert on_disk.read_bytes() == body
-    assert not [p for p in on_disk.parent.iterdir() if p.name.startswith(".part-")]
+    assert [p.name for p in on_disk.parent.iterdir()] == [NAME]  # no temporary file left
     assert image_calls(configured) == [f"/t/p/w342{MATRIX_POSTER}"]
 
     again = client_owner.get(url)
@@ -182,9 +183,21 @@ def test_concurrent_requests_fetch_the_image_once(configured_tx: FakeTMDB, setti
     assert paths[0].read_bytes()[:2] == b"\xff\xd8"
 
 
-def test_write_atomic_replaces_whole_files(tmp_path: Path) -> None:
-    target = tmp_path / "w342" / "a.jpg"
-    posters.write_atomic(target, tiny_jpeg((1, 2, 3)))
-    posters.write_atomic(target, tiny_jpeg((4, 5, 6)))
-    assert target.read_bytes() == tiny_jpeg((4, 5, 6))
-    assert [p.name for p in target.parent.iterdir()] == ["a.jpg"]
+def test_a_poster_reaches_the_disk_before_it_is_renamed_into_place(
+    configured: FakeTMDB, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = Path(settings.POSTERS_DIR).resolve()
+    synced: list[Path] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # the real one, noting which file it flushed
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if path.is_relative_to(folder):
+            synced.append(path)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = posters.ensure("w342", NAME)
+    assert len(synced) == 1
+    assert synced[0].parent == path.parent and synced[0] != path  # the temporary file
+    assert not synced[0].exists() and path.read_bytes()[:2] == b"\xff\xd8"
