@@ -409,10 +409,7 @@ def add_with_magnet(details: Details, magnet: Magnet, user: AbstractBaseUser | N
     A wanted entry for the same TMDB title (no magnet yet) is fulfilled: it goes. One
     transaction (one announcement): add_magnet's own, and apply's, are savepoints in it.
     """
-    # Past the ORM cache: when another request adds the same magnet meanwhile, add_magnet's
-    # insert fails and it looks again; cachalot would answer that look from this transaction's
-    # first one ("no such title") instead of seeing the other commit.
-    with cachalot_disabled(), transaction.atomic():
+    with transaction.atomic():
         result = library.add_magnet(magnet, details.kind, user)
         if not result.created:
             # That magnet is already a title: lead there, never rewrite it with these details.

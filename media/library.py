@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cachalot.api import cachalot_disabled
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 
@@ -50,11 +51,45 @@ def add_magnet(magnet: Magnet, kind: str, user: AbstractBaseUser | None) -> AddR
             title.save()
             title_added.send(sender=Title, title=title)
     except IntegrityError:  # a concurrent add of the same hash won the race
-        existing = find_existing(magnet)
+        # Past the ORM cache: inside a caller's transaction cachalot would answer this look
+        # from the first one ("no such title") instead of seeing the other commit.
+        with cachalot_disabled():
+            existing = find_existing(magnet)
         if existing is None:
             raise
         return AddResult(existing, created=False)
     return AddResult(title, created=True)
+
+
+class ReleaseTaken(Exception):
+    """The release is already another title's (its info-hash is taken)."""
+
+    def __init__(self, title: Title) -> None:
+        super().__init__(f"This release is already in the library as “{title.display_title}”.")
+        self.title = title
+
+
+def attach_release(title: Title, magnet: Magnet) -> Title:
+    """Give ``title`` (a wanted title, or one whose release failed) the release ``magnet``:
+    its magnet, info-hash, release name and quality; the files of an earlier release that never
+    reached the library go. ``title_added`` is sent in the same transaction, so the download
+    starts with it. Raises :class:`ReleaseTaken` when another title has that info-hash."""
+    with transaction.atomic():
+        existing = find_existing(magnet)
+        if existing is not None and existing.pk != title.pk:
+            raise ReleaseTaken(existing)
+        release = parse_release_name(magnet.name) if magnet.name else None
+        title.magnet = magnet.uri()
+        title.info_hash = magnet.info_hash_v1 or magnet.info_hash
+        title.info_hash_v2 = magnet.info_hash_v2
+        title.release_name = magnet.name[:500]
+        title.quality = (release.quality if release else "")[:32]
+        title.status = Status.PENDING
+        title.status_detail = ""
+        title.save()
+        title.files.filter(path="").delete()
+        title_added.send(sender=Title, title=title)
+    return title
 
 
 def _new_title(
