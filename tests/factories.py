@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 
 from media.magnets import parse_magnet
 from media.models import Episode, Kind, MediaFile, Season, Status, Title
-from torrents.models import Download
+from torrents.models import Download, Indexer
 
 _serial = itertools.count(1)
 
@@ -71,6 +71,13 @@ def make_download(title: Title, **fields: Any) -> Download:
     fields.setdefault("info_hash", info_hash)
     fields.setdefault("save_path", f"/tmp/plank-test-downloads/{info_hash}")
     return Download.objects.create(title=title, **fields)
+
+
+def make_indexer(**fields: Any) -> Indexer:
+    """A plain Torznab indexer (give ``url`` and ``api_key`` of a fake server to search it)."""
+    fields.setdefault("name", f"Indexer {next(_serial)}")
+    fields.setdefault("url", "http://127.0.0.1:9/api")
+    return Indexer.objects.create(**fields)
 
 
 def make_user(role: str = "member", username: str | None = None, **fields: Any):

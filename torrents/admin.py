@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from torrents.models import Download, EngineCommand
+from plank.secrets import mask
+from torrents.forms import IndexerForm
+from torrents.models import (
+    BlockedRelease,
+    Download,
+    EngineCommand,
+    Indexer,
+    IndexerHealth,
+    ReleasePreferences,
+    TitleSearch,
+)
 
 
 @admin.register(Download)
@@ -34,3 +44,46 @@ class EngineCommandAdmin(admin.ModelAdmin):
     list_display = ("action", "info_hash", "delete_files", "created_at")
     list_filter = ("action",)
     search_fields = ("info_hash",)
+
+
+# --- Find and get --------------------------------------------------------------------------
+
+
+@admin.register(Indexer)
+class IndexerAdmin(admin.ModelAdmin):
+    # The settings page's form: the API key field never shows the saved key.
+    form = IndexerForm
+    list_display = ("name", "kind", "url", "enabled", "priority", "timeout", "key")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "url")
+
+    @admin.display(description="API key")
+    def key(self, obj: Indexer) -> str:
+        return mask(obj.api_key)
+
+
+@admin.register(IndexerHealth)
+class IndexerHealthAdmin(admin.ModelAdmin):
+    list_display = ("name", "last_answer_at", "last_duration", "failures", "skipped_until")
+    list_filter = ("indexer",)
+    readonly_fields = [f.name for f in IndexerHealth._meta.fields]
+
+
+@admin.register(TitleSearch)
+class TitleSearchAdmin(admin.ModelAdmin):
+    list_display = ("title", "state", "trigger", "found", "acceptable", "started_at", "next_at")
+    list_filter = ("state", "trigger")
+    raw_id_fields = ("title",)
+
+
+@admin.register(BlockedRelease)
+class BlockedReleaseAdmin(admin.ModelAdmin):
+    list_display = ("title", "name", "cause", "created_at")
+    list_filter = ("cause",)
+    search_fields = ("name", "info_hash", "title__title")
+    raw_id_fields = ("title",)
+
+
+@admin.register(ReleasePreferences)
+class ReleasePreferencesAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "preset", "min_seeders", "research_hours", "fallback")

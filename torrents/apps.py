@@ -27,3 +27,20 @@ class TorrentsConfig(AppConfig):
         download_completed.connect(
             engine_part.on_download_completed, dispatch_uid="torrents-file-into-library"
         )
+        self._find_and_get()
+
+    def _find_and_get(self) -> None:
+        """Indexers, searches and release choice: their settings page, their health on /system/,
+        the automatic fallback, and wanted titles searched when they are added."""
+        # Models can be imported only once the apps are loaded, hence the imports here.
+        from django.db.models.signals import post_save
+
+        from media.models import Title
+        from plank import sections, system
+        from torrents import indexers, wanted
+        from torrents.signals import download_failed
+
+        sections.register("Indexers", "indexer-settings", order=20)
+        system.register(indexers.health_check)
+        download_failed.connect(wanted.on_download_failed, dispatch_uid="torrents-fallback")
+        post_save.connect(wanted.on_title_saved, sender=Title, dispatch_uid="torrents-wanted")

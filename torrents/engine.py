@@ -190,6 +190,17 @@ class Engine:
             self._resume.save(key, handle, only_if_needed=False)
         return key
 
+    def add_torrent_file(
+        self, data: bytes, save_path: Path | str, *, hold_files: bool = False
+    ) -> str:
+        """Add a torrent from a ``.torrent`` file's bytes; returns its info hash. Its metadata is
+        there at once (no ``on_metadata`` hook: the downloads layer finds the files when it next
+        polls). ``hold_files`` as for ``add_magnet``; adding it twice changes nothing."""
+        key, handle = self._session.add_torrent_file(data, save_path, hold_files=hold_files)
+        if handle is not None:
+            self._resume.save(key, handle, only_if_needed=False)
+        return key
+
     def torrents(self) -> list[str]:
         return self._session.torrents()
 

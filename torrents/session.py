@@ -154,6 +154,26 @@ class Session:
         Path(save_path).mkdir(parents=True, exist_ok=True)
         return self.add(atp)
 
+    def add_torrent_file(
+        self, data: bytes, save_path: Path | str, *, hold_files: bool
+    ) -> tuple[str, Any | None]:
+        """Add a torrent from a ``.torrent`` file's bytes (its metadata is known at once), not
+        auto-managed; as ``add``. Raises EngineError when the bytes are not a torrent."""
+        self.require()
+        try:
+            info = lt.torrent_info(lt.bdecode(data))
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise EngineError(f"This is not a valid .torrent file ({exc}).") from None
+        atp = lt.add_torrent_params()
+        atp.ti = info
+        atp.save_path = str(save_path)
+        flags = atp.flags & ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+        if hold_files:
+            flags |= lt.torrent_flags.default_dont_download
+        atp.flags = flags
+        Path(save_path).mkdir(parents=True, exist_ok=True)
+        return self.add(atp)
+
     def forget(self, info_hash: str) -> Any | None:
         """Drop a torrent from the map (its handle, or None); ``remove_handle`` ends it."""
         with self.lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -29,6 +29,12 @@ def downloads_page(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("partial") == "list":
         return render(request, "torrents/downloads.html#list", context)
     return render(request, "torrents/downloads.html", context)
+
+
+@require_POST
+def moved_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """The old address of a download's actions: 308 keeps the method (and the POST)."""
+    return HttpResponsePermanentRedirect(reverse("download-action", args=[pk, name]), status=308)
 
 
 @require_POST

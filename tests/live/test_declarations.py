@@ -17,8 +17,22 @@ from plank.live.declarations import declaration
 from plank.live.keys import check_key, to_json
 from plank.live.models import Outbox
 from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun, get_preferences
-from tests.factories import make_download, make_file, make_show, make_title, make_user
-from torrents.models import EngineCommand
+from tests.factories import (
+    make_download,
+    make_file,
+    make_indexer,
+    make_show,
+    make_title,
+    make_user,
+)
+from torrents.models import (
+    BlockedRelease,
+    EngineCommand,
+    IndexerAnswer,
+    IndexerHealth,
+    TitleSearch,
+    get_release_preferences,
+)
 
 # Committed transactions: inside one test-wide transaction every change would share one row.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_outbox")]
@@ -46,6 +60,14 @@ BUILDERS: dict[type[models.Model], Callable[[], Any]] = {
     SyncRun: lambda: SyncRun.objects.create(),
     "torrents.Download": lambda: make_download(make_title()),
     EngineCommand: lambda: EngineCommand.objects.create(info_hash="ab" * 20, action="add"),
+    "torrents.Indexer": make_indexer,
+    IndexerHealth: lambda: IndexerHealth.objects.create(indexer=make_indexer(), name="feed"),
+    IndexerAnswer: lambda: IndexerAnswer.objects.create(
+        search="d" * 16, indexer=make_indexer(), name="feed"
+    ),
+    TitleSearch: lambda: TitleSearch.objects.create(title=make_title(status="pending")),
+    BlockedRelease: lambda: BlockedRelease.objects.create(title=make_title(), info_hash="cd" * 20),
+    "torrents.ReleasePreferences": get_release_preferences,
 }
 
 
