@@ -237,7 +237,7 @@ def run_title_search(title_pk: int) -> TitleSearch | None:
         row.state = State.FOUND
         row.outcome = f"Found {_count(found)}; the best is {_named(top)}."
     else:
-        row.state = State.NOTHING if answered or not found.feeds else State.FAILED
+        row.state = State.NOTHING if answered else State.FAILED
         why = _nothing(found, ranked)
         if _wanted(title):
             hours = get_release_preferences().research_hours
