@@ -153,57 +153,41 @@ def weights_for(preset: str, overrides: dict[str, Any] | None = None) -> dict[st
 # --------------------------------------------------------------------------- what a name says
 
 _VIDEO = {"x264": "h264", "x265": "hevc", "AV1": "av1", "XviD": "mpeg4", "MPEG": "mpeg2video"}
+# Tokens the parser has no codec for (FFmpeg's names).
 _TOKEN_VIDEO = [
     (re.compile(r"(?<![a-z0-9])vp9(?![a-z0-9])", re.I), "vp9"),
     (re.compile(r"(?<![a-z0-9])vc-?1(?![a-z0-9])", re.I), "vc1"),
 ]
-_AUDIO = [
-    (re.compile(r"truehd", re.I), "truehd"),
-    (re.compile(r"(?<![a-z0-9])dts(?:-?(?:hd|x|ma|es))?(?![a-z])", re.I), "dts"),
-    (re.compile(r"(?<![a-z0-9])(?:ddp|dd\+|e-?ac-?3)", re.I), "eac3"),
-    (re.compile(r"(?<![a-z0-9])(?:dd|ac-?3)(?:[\s._-]?[257]\.[01])?(?![a-z0-9+])", re.I), "ac3"),
-    (re.compile(r"(?<![a-z0-9])flac(?![a-z])", re.I), "flac"),
-    (re.compile(r"(?<![a-z0-9])opus(?![a-z])", re.I), "opus"),
-    (re.compile(r"(?<![a-z0-9])aac(?![a-z])", re.I), "aac"),
-    (re.compile(r"(?<![a-z0-9])mp3(?![a-z])", re.I), "mp3"),
-]
-_TEN_BIT = re.compile(r"(?<![a-z0-9])(?:10-?bit|hi10p?)(?![a-z0-9])", re.I)
-_LANGUAGES = {
-    "fr": r"french|truefrench|vff|vfq|vf2",
-    "de": r"german|deutsch",
-    "it": r"italian|ita",
-    "es": r"spanish|castellano|latino|esp",
-    "hi": r"hindi",
-    "ru": r"russian|rus",
-    "ja": r"japanese|jpn",
-    "ko": r"korean|kor",
-    "pt": r"portuguese|dublado",
-    "nl": r"dutch",
-    "pl": r"polish|pl",
-    "tr": r"turkish",
-}
-_LANGUAGE_RES = {
-    code: re.compile(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])", re.I)
-    for code, words in _LANGUAGES.items()
+# The parser's audio vocabulary (``Release.audio``) as FFmpeg names the codecs.
+_AUDIO = {
+    "AAC": "aac",
+    "AC3": "ac3",
+    "EAC3": "eac3",
+    "DTS": "dts",
+    "DTS-HD": "dts",
+    "TrueHD": "truehd",
+    "FLAC": "flac",
+    "Opus": "opus",
+    "MP3": "mp3",
+    "PCM": "pcm_s16le",
 }
 _MULTI = re.compile(r"(?<![a-z0-9])(?:multi|dual(?:[\s._-]?audio)?)(?![a-z0-9])", re.I)
-_SAMPLE = re.compile(r"(?<![a-z0-9])sample(?![a-z0-9])", re.I)
-_PASSWORD = re.compile(r"(?<![a-z0-9])(?:password(?:ed)?|passworded)(?![a-z0-9])", re.I)
-_RAR = re.compile(r"(?<![a-z0-9])(?:rar(?:ed)?|\.r\d\d|part\d+\.rar)(?![a-z0-9])", re.I)
-_PROGRAM = re.compile(
-    r"\.(?:exe|scr|bat|cmd|com|msi|lnk|vbs|js|jar|apk)(?![a-z0-9])|(?<![a-z0-9])exe(?![a-z0-9])",
-    re.I,
-)
+# The parser's red flags (``Release.flags``) that reject a release, in words.
+_FLAG_WORDS = {
+    "executable": "a program in the name (.exe): likely malware",
+    "cam": "",  # by the source: CAM, telesync or telecine
+    "screener": "screener: a preview copy",
+    "sample": "a sample, not the whole film",
+    "trailer": "a trailer, not the film",
+    "password": "a password-protected pack",
+    "archive": "a RAR archive",
+}
 _CAM_SOURCES = {
     "CAM": "CAM: filmed in a cinema",
     "TS": "telesync: filmed in a cinema",
     "TC": "telecine: copied from a cinema print",
     "SCR": "screener: a preview copy",
 }
-_CAM_TOKENS = re.compile(
-    r"(?<![a-z0-9])(?:hd-?cam|cam-?rip|hd-?ts|telesync|hdtc|telecine)(?![a-z0-9])", re.I
-)
-_MP4 = re.compile(r"\.mp4$", re.I)
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -244,34 +228,29 @@ def _resolution(quality: str) -> str:
 
 
 def features(name: str, release: Release) -> Features:
+    """What scoring needs of a release, from the parser's fields (``media.release_names``)."""
     video = _VIDEO.get(release.codec, "")
     if not video:
         video = next((codec for pattern, codec in _TOKEN_VIDEO if pattern.search(name)), "")
-    audio = next((codec for pattern, codec in _AUDIO if pattern.search(name)), "")
-    languages = tuple(code for code, pattern in _LANGUAGE_RES.items() if pattern.search(name))
+    audio = next((_AUDIO[a] for a in release.audio if a in _AUDIO), "")
     flags = []
-    if release.source in _CAM_SOURCES:
+    for flag in ("executable", "cam", "screener", "sample", "trailer", "password", "archive"):
+        if flag in release.flags:
+            words = _FLAG_WORDS[flag] or _CAM_SOURCES.get(release.source, _CAM_SOURCES["CAM"])
+            if words not in flags:
+                flags.append(words)
+    if release.source in _CAM_SOURCES and _CAM_SOURCES[release.source] not in flags:
         flags.append(_CAM_SOURCES[release.source])
-    elif _CAM_TOKENS.search(name):
-        flags.append(_CAM_SOURCES["CAM"])
-    if _SAMPLE.search(name):
-        flags.append("a sample, not the whole film")
-    if _PASSWORD.search(name):
-        flags.append("a password-protected pack")
-    if _RAR.search(name):
-        flags.append("a RAR archive")
-    if _PROGRAM.search(name):
-        flags.append("a program in the name (.exe): likely malware")
-    source = release.source if release.source in SOURCES else "unknown"
+    languages = tuple(code for code in release.languages if len(code) == 2)
     return Features(
         resolution=_resolution(release.quality),
-        source=source,
+        source=release.source if release.source in SOURCES else "unknown",
         video=video,
         audio=audio,
-        ten_bit=bool(_TEN_BIT.search(name)),
+        ten_bit=release.bit_depth.startswith("10"),
         languages=languages,
-        multi=bool(_MULTI.search(name)),
-        mp4=bool(_MP4.search(name)),
+        multi="multi" in release.languages or bool(_MULTI.search(name)),
+        mp4=release.container == "mp4",
         flags=tuple(flags),
     )
 

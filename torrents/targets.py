@@ -139,7 +139,8 @@ def matches(result: Result, target: TitleTarget) -> bool:
         return False
     if target.kind == Kind.MOVIE:
         return release.season is None and not release.episodes
-    if target.season is not None and release.season != target.season:
+    seasons = release.seasons or ((release.season,) if release.season is not None else ())
+    if target.season is not None and target.season not in seasons:
         return False
     return not (
         target.episode is not None and release.episodes and target.episode not in release.episodes
