@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
@@ -36,10 +38,18 @@ class TorrentsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from media.models import Title
-        from plank import sections, system
+        from plank import scheduler, sections, system
         from torrents import indexers, wanted
         from torrents.signals import download_failed
 
+        # Each wanted title has its own next search (every few hours: a release setting); the
+        # task looks for the ones that are due.
+        scheduler.register(
+            "wanted-releases",
+            wanted.research_wanted,
+            every=timedelta(minutes=15),
+            label="Search again for wanted titles",
+        )
         sections.register("Indexers", "indexer-settings", order=20)
         system.register(indexers.health_check)
         download_failed.connect(wanted.on_download_failed, dispatch_uid="torrents-fallback")

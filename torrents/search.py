@@ -180,6 +180,7 @@ class Run:
     digest: str
     pending: set[tuple[int, str]] = field(default_factory=set)
     done: threading.Condition = field(default_factory=threading.Condition)
+    finished: int = 0  # feeds that answered or failed, since the process started
 
 
 _runs: dict[str, Run] = {}
@@ -206,6 +207,8 @@ def _claim(run: Run, job: tuple[int, str]) -> bool:
 def _release(run: Run, job: tuple[int, str]) -> None:
     with run.done:
         run.pending.discard(job)
+        if job[1] != "*":
+            run.finished += 1
         run.done.notify_all()
 
 
@@ -378,6 +381,19 @@ def wait(run: Run, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     with run.done:
         while run.pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            run.done.wait(left)
+    return True
+
+
+def wait_first(run: Run, timeout: float) -> bool:
+    """Wait until one feed of the run has answered (or failed), or all are done, or
+    ``timeout`` seconds: what a page waits for before it renders (the rest arrives live)."""
+    deadline = time.monotonic() + timeout
+    with run.done:
+        while run.pending and not run.finished:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False

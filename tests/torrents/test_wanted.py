@@ -225,3 +225,19 @@ def test_the_find_page_of_a_browse_title(fake, client_member: Client) -> None:
     Title.objects.filter(pk=title.pk).update(tmdb_id=603)
     assert client_member.get("/torrents/find/", params)["Location"] == title.get_absolute_url()
     assert client_member.get("/torrents/find/", {"kind": "movie"}).status_code == 400
+
+
+def test_the_scheduler_runs_the_wanted_search(fake) -> None:
+    from plank import scheduler  # the scheduler's own run of the task
+    from plank.models import TaskRun
+
+    assert scheduler.get("wanted-releases").fn is wanted.research_wanted
+    title = matrix()  # before any indexer: never searched, so due
+    fake.add(FakeIndexer("a", "A", [BEST]))
+    plain_indexer(fake, "a")
+    run = TaskRun.objects.create(task="wanted-releases")
+    outcome = scheduler.execute(run.pk)
+    assert outcome == "Searched 1 wanted title: 1 started, 0 still waiting."
+    title.refresh_from_db()
+    assert title.info_hash == BEST.info_hash
+    assert TitleSearch.objects.get(title=title).trigger == TitleSearch.Trigger.SCHEDULE
