@@ -180,7 +180,7 @@ class Run:
     digest: str
     pending: set[tuple[int, str]] = field(default_factory=set)
     done: threading.Condition = field(default_factory=threading.Condition)
-    finished: int = 0  # feeds that answered or failed, since the process started
+    answered: int = 0  # feeds that answered, since the process started
 
 
 _runs: dict[str, Run] = {}
@@ -204,11 +204,10 @@ def _claim(run: Run, job: tuple[int, str]) -> bool:
         return True
 
 
-def _release(run: Run, job: tuple[int, str]) -> None:
+def _release(run: Run, job: tuple[int, str], answered: bool = False) -> None:
     with run.done:
         run.pending.discard(job)
-        if job[1] != "*":
-            run.finished += 1
+        run.answered += answered
         run.done.notify_all()
 
 
@@ -330,6 +329,7 @@ def _search_feed(
     query: Query, endpoint: Endpoint, aged: bool, run: Run, job: tuple[int, str]
 ) -> None:
     key = live.search_answer(endpoint.indexer_id, endpoint.part, query.digest)
+    answered = False
     try:
         _answer(query.digest, endpoint.indexer_id, endpoint.key, endpoint.name, State.SEARCHING)
         if aged:
@@ -371,8 +371,9 @@ def _search_feed(
             len(result.value.hits),
             note,
         )
+        answered = True
     finally:
-        _release(run, job)
+        _release(run, job, answered)
         close_old_connections()
 
 
@@ -389,11 +390,11 @@ def wait(run: Run, timeout: float) -> bool:
 
 
 def wait_first(run: Run, timeout: float) -> bool:
-    """Wait until one feed of the run has answered (or failed), or all are done, or
-    ``timeout`` seconds: what a page waits for before it renders (the rest arrives live)."""
+    """Wait until one feed of the run has answered, or all are done, or ``timeout`` seconds:
+    what a page waits for before it renders (the rest arrives live)."""
     deadline = time.monotonic() + timeout
     with run.done:
-        while run.pending and not run.finished:
+        while run.pending and not run.answered:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
