@@ -1,7 +1,16 @@
 from django.contrib import admin
 
 from media import library
-from media.models import Episode, MediaFile, PlaybackPosition, Season, Title
+from media.models import (
+    Episode,
+    LibraryFolder,
+    MediaFile,
+    PlaybackPosition,
+    Scan,
+    ScanProblem,
+    Season,
+    Title,
+)
 
 
 class SeasonInline(admin.TabularInline):
@@ -66,3 +75,22 @@ class PlaybackPositionAdmin(admin.ModelAdmin):
     list_filter = ("updated_at",)
     search_fields = ("user__username", "title__title")
     raw_id_fields = ("user", "title", "file")
+
+
+@admin.register(LibraryFolder)
+class LibraryFolderAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "path", "watch_state", "added_at")
+    list_filter = ("kind", "watch_state")
+    search_fields = ("name", "path")
+
+
+@admin.register(Scan)
+class ScanAdmin(admin.ModelAdmin):
+    list_display = ("folder", "state", "trigger", "full", "requested_at", "outcome")
+    list_filter = ("state", "trigger")
+
+
+@admin.register(ScanProblem)
+class ScanProblemAdmin(admin.ModelAdmin):
+    list_display = ("folder", "path", "reason", "seen_at")
+    search_fields = ("path", "reason")

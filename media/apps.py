@@ -1,5 +1,30 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
 class MediaConfig(AppConfig):
     name = "media"
+
+    def ready(self) -> None:
+        # Models (and modules that use them) can be imported only once the apps are loaded.
+        from media import folder_tasks, watch
+        from plank import parts, scheduler, sections, system
+
+        parts.register("watch", watch.WatchPart, roles=("engine",))
+        scheduler.register(
+            "library-rescan",
+            folder_tasks.rescan_all,
+            every=timedelta(days=1),
+            label="Re-scan library folders",
+        )
+        scheduler.register(
+            "library-poll",
+            folder_tasks.poll_unwatched,
+            every=timedelta(minutes=15),
+            label="Scan folders that can't be watched",
+        )
+        sections.register("Library folders", "library-folders", order=20)
+        system.register(folder_tasks.health)

@@ -46,14 +46,32 @@ def inside(folder: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path
     return target
 
 
+def base_of(file: MediaFile) -> Path:
+    """The folder a file's ``path`` is relative to: its library folder, else the data directory."""
+    if file.folder_id is not None:
+        return Path(file.folder.path)
+    return Path(settings.DATA_DIR)
+
+
 def resolve(file: MediaFile) -> Path | None:
-    """The absolute path of a library file, or None if it would leave the data directory."""
+    """The absolute path of a library file, or None if it would leave its library folder (or
+    the data directory, for a file in no library folder)."""
     if not file.path:
         return None
-    path = inside(settings.DATA_DIR, file.path)
+    path = inside(base_of(file), file.path)
     if path is None:
-        log.warning("refusing a path outside the data directory: %r", file.path)
+        log.warning("refusing a path outside %s: %r", base_of(file), file.path)
     return path
+
+
+def _deletable_root(file: MediaFile) -> Path | None:
+    """Where Plank may delete this file: its own library directory, or a library folder for a
+    file Plank filed there from a download. The household's own files (found by a scan) never."""
+    if file.folder_id is None:
+        return Path(settings.LIBRARY_DIR)
+    if file.torrent_path:
+        return Path(file.folder.path)
+    return None
 
 
 def download_path(title: Title, file: MediaFile) -> Path | None:
@@ -95,15 +113,15 @@ def delete_title_files(title: Title) -> int:
     Returns how many files were removed. Empty folders left behind are removed too.
     """
     removed = 0
-    library = settings.LIBRARY_DIR
-    for file in title.files.all():
+    for file in title.files.select_related("folder"):
         path = resolve(file)
+        library = _deletable_root(file)
         # only filed library copies: downloads (maybe shared, maybe seeding) are the engine's
-        if path is None or not path.is_file() or inside(library, path) is None:
+        if path is None or library is None or not path.is_file() or inside(library, path) is None:
             continue
         # The entry itself goes, not what it resolves to: a link in the library to another
         # title's file removes the link, never that file.
-        folder = (Path(settings.DATA_DIR) / file.path).parent.resolve()
+        folder = (base_of(file) / file.path).parent.resolve()
         if folder != Path(library).resolve() and inside(library, folder) is None:
             continue
         entry = folder / Path(file.path).name

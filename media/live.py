@@ -9,7 +9,16 @@ pushes its progress as ``set`` frames under it; a download's state changes are a
 
 from __future__ import annotations
 
-from media.models import Episode, MediaFile, PlaybackPosition, Season, Title
+from media.models import (
+    Episode,
+    LibraryFolder,
+    MediaFile,
+    PlaybackPosition,
+    Scan,
+    ScanProblem,
+    Season,
+    Title,
+)
 from plank.live.declarations import announce, quiet
 from plank.live.keys import Key
 
@@ -39,6 +48,19 @@ def filing(title_pk: int) -> Key:
     return ("import", title_pk)
 
 
+FOLDERS: Key = ("folders",)  # the library folders page, and each folder's page under it
+
+
+def folder_page(folder_pk: int) -> Key:
+    """A library folder's page: its scans, its files' outcomes, its watch."""
+    return (*FOLDERS, folder_pk)
+
+
+def scan_progress(folder_pk: int) -> Key:
+    """A folder's running scan, pushed as ``set`` frames (the counts, the current file)."""
+    return ("scan", folder_pk)
+
+
 # Any change to a title (its status included) shows in the lists, the counts and its page.
 announce(Title, lambda t: [LIBRARY])
 announce(Season, lambda s: [title(s.show_id)])
@@ -48,3 +70,6 @@ quiet(
     PlaybackPosition,
     "where a person stopped is read when a page loads; it changes every few seconds while they watch",
 )
+announce(LibraryFolder, lambda f: [FOLDERS])
+announce(Scan, lambda s: [FOLDERS])
+announce(ScanProblem, lambda p: [folder_page(p.folder_id)])

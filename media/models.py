@@ -145,18 +145,44 @@ class MediaFile(models.Model):
         max_length=1000, blank=True, help_text="Path inside the torrent"
     )
     torrent_index = models.IntegerField(null=True, blank=True)
-    path = models.CharField(max_length=1000, blank=True, help_text="Path under the data directory")
+    path = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Path under its library folder, or under the data directory when it has none",
+    )
     size = models.BigIntegerField(default=0)
     container = models.CharField(max_length=32, blank=True)
     video_codec = models.CharField(max_length=32, blank=True)
     audio_codec = models.CharField(max_length=32, blank=True)
     duration = models.FloatField(null=True, blank=True)
     language = models.CharField(max_length=16, blank=True)
+    # Library folders (media/scan.py): where the file was found, and what a re-scan compares.
+    folder = models.ForeignKey(
+        "LibraryFolder", null=True, blank=True, on_delete=models.CASCADE, related_name="files"
+    )
+    mtime_ns = models.BigIntegerField(null=True, blank=True)
+    partial_hash = models.CharField(
+        max_length=40, blank=True, help_text="Of the size and the first and last 64 KiB"
+    )
+    missing_since = models.DateTimeField(
+        null=True, blank=True, help_text="Gone from its folder since (it stays in the library)"
+    )
+    scan_note = models.CharField(
+        max_length=300, blank=True, help_text="What the last scan made of the file, in words"
+    )
 
     objects = MediaFileQuerySet.as_manager()
 
     class Meta:
         ordering = ["title", "torrent_index", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["folder", "path"],
+                condition=models.Q(folder__isnull=False),
+                name="mediafile_unique_in_folder",
+            )
+        ]
+        indexes = [models.Index(fields=["size", "partial_hash"], name="mediafile_size_hash")]
 
     def __str__(self) -> str:
         return self.path or self.torrent_path
@@ -186,3 +212,114 @@ class PlaybackPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.title}: {self.position:.0f}s"
+
+# --- library folders and their scans (media/folders.py, media/scan.py, media/watch.py) -------
+
+
+class LibraryFolder(models.Model):
+    """A folder of the household's own files, movies or shows, that Plank scans and watches."""
+
+    class FolderKind(models.TextChoices):
+        MOVIES = "movies", "Movies"
+        SHOWS = "shows", "Shows"
+
+    class Watch(models.TextChoices):
+        UNKNOWN = "unknown", "Not watched yet"
+        WATCHING = "watching", "Watching for changes"
+        FAILED = "failed", "Can't watch: scanned on a timetable instead"
+
+    name = models.CharField(max_length=100, unique=True)
+    path = models.CharField(max_length=1000, unique=True, help_text="Absolute, links resolved")
+    kind = models.CharField(max_length=8, choices=FolderKind.choices)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+    watch_state = models.CharField(max_length=10, choices=Watch.choices, default=Watch.UNKNOWN)
+    watch_detail = models.TextField(blank=True, help_text="Why it can't be watched, and the fix")
+    watch_checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.path})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("library-folder", args=[self.pk])
+
+    @property
+    def title_kind(self) -> str:
+        """The kind of title its files are: a movie, or an episode of a show."""
+        return Kind.MOVIE if self.kind == self.FolderKind.MOVIES else Kind.TV
+
+
+class Scan(models.Model):
+    """One scan of a library folder: what it found, how far it is, how it ended."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Scanning"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    ACTIVE = (State.QUEUED, State.RUNNING)
+
+    folder = models.ForeignKey(LibraryFolder, on_delete=models.CASCADE, related_name="scans")
+    full = models.BooleanField(default=False, help_text="Open every file again")
+    trigger = models.CharField(max_length=16, default="button")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    holder = models.CharField(max_length=100, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    seen = models.IntegerField(default=0)
+    to_probe = models.IntegerField(default=0)
+    probed = models.IntegerField(default=0)
+    added = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    moved = models.IntegerField(default=0)
+    missing = models.IntegerField(default=0)
+    returned = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    ignored = models.IntegerField(default=0)
+    current = models.CharField(max_length=1000, blank=True)
+    outcome = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["folder", "state"])]
+
+    def __str__(self) -> str:
+        return f"scan {self.pk} of {self.folder_id} ({self.state})"
+
+    @property
+    def active(self) -> bool:
+        return self.state in self.ACTIVE
+
+
+class ScanProblem(models.Model):
+    """A file in a library folder that is not in the library, and why ("not a video")."""
+
+    folder = models.ForeignKey(LibraryFolder, on_delete=models.CASCADE, related_name="problems")
+    path = models.CharField(max_length=1000)
+    size = models.BigIntegerField(default=0)
+    mtime_ns = models.BigIntegerField(default=0)
+    ctime_ns = models.BigIntegerField(default=0)
+    reason = models.CharField(max_length=300)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["folder", "path"]
+        constraints = [
+            models.UniqueConstraint(fields=["folder", "path"], name="scanproblem_unique_path")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"

@@ -136,8 +136,11 @@ class ProbeResult:
         return "video/webm" if self.container == "webm" else "video/mp4"
 
 
-def probe(path: str | os.PathLike[str]) -> ProbeResult:
-    """Describe the media file at `path` and decide how to play it. Raises `ProbeError`."""
+def probe(path: str | os.PathLike[str], *, timeout: float | None = None) -> ProbeResult:
+    """Describe the media file at `path` and decide how to play it. Raises `ProbeError`.
+
+    `timeout` (seconds) bounds FFmpeg's reading: a file still being written, or a slow share,
+    can otherwise keep it looking for streams for ever."""
     path = Path(path)
     if not path.is_file():
         raise ProbeError(f"{path.name}: " + ("not a file" if path.exists() else "no such file"))
@@ -145,7 +148,7 @@ def probe(path: str | os.PathLike[str]) -> ProbeResult:
     if size == 0:
         raise ProbeError(f"{path.name}: the file is empty")
     try:
-        with av.open(str(path), metadata_errors="replace") as container:
+        with av.open(str(path), metadata_errors="replace", timeout=timeout) as container:
             return _describe(path, size, container)
     except ProbeError:
         raise

@@ -278,6 +278,18 @@ PLANK_LIVE_RETAIN_ROWS = 10_000  # ...and at most this many
 PLANK_LIVE_REPLAY_MAX = 1000  # a reconnecting page is replayed at most this many rows, else resync
 PLANK_LIVE_CACHE: dict[str, object] = {}  # keyword options for every plank.live.cache.LiveCache
 
+# --- library folders, scans and the scheduler (issue 13) ---
+PLANK_SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler looks for due tasks
+PLANK_SCHEDULER_LEASE_SECONDS = 15.0  # a scheduler that stops renewing is replaced after this
+PLANK_SCHEDULER_WORKERS = 3  # scheduled runs that may run at the same time
+PLANK_SCHEDULER_KEEP_RUNS = 50  # runs kept per task
+# Where the library folders' browser may look (comma-separated absolute paths).
+PLANK_LIBRARY_ROOTS = [r.strip() for r in env("LIBRARY_ROOTS", "/").split(",") if r.strip()]
+PLANK_SCAN_PROBE_WORKERS = int(env("SCAN_PROBE_WORKERS", "0")) or (os.cpu_count() or 2)
+PLANK_WATCH_DEBOUNCE_MS = 800  # changes within this window reach one scan
+PLANK_SLOW_QUERY_MS = float(env("SLOW_QUERY_MS", "200"))  # queries slower than this are logged
+PLANK_SLOW_UPSTREAM_MS = float(env("SLOW_UPSTREAM_MS", "2000"))  # and upstream calls
+
 # --- Live and fast at scale (issue 10): sockets, fragments, workers ---------------------------
 PLANK_LIVE_QUEUE_FRAMES = 256  # frames waiting for one socket before it is told to resync (4429)
 PLANK_LIVE_SET_TICK_SECONDS = 0.25  # pushed values reach each socket once per tick, coalesced

@@ -14,10 +14,9 @@ from plank.live.keys import to_path
 from plank.live.project import task_progress
 from plank.models import TaskRun
 from plank.system import Check
+from plank.words import UNITS, ago, duration_words, split_interval, until
 
 HISTORY = 10  # runs listed under each task
-
-UNITS = (("minutes", 60), ("hours", 3600), ("days", 86400))
 
 
 @dataclass
@@ -61,9 +60,7 @@ class TaskRow:
         run = self.last
         if run is None:
             return "never"
-        moment = run.started_at or run.queued_at
-        ago = max((timezone.now() - moment).total_seconds(), 0)
-        words = "just now" if ago < 60 else duration_words(ago) + " ago"
+        words = ago(run.started_at or run.queued_at)
         if run.duration is not None:
             words += " · took " + duration_words(run.duration)
         return words
@@ -77,7 +74,7 @@ class TaskRow:
             return "in a moment (asked for)"
         if self.next_run_at is None:
             return "—"
-        return _when(self.next_run_at, timezone.now())
+        return until(self.next_run_at)
 
     @property
     def fraction(self) -> float | None:
@@ -126,16 +123,6 @@ def lease() -> scheduler.LeaseStatus:
         return scheduler.lease_status()
 
 
-def split_interval(every: timedelta) -> tuple[int, str]:
-    """An interval as the form shows it: the largest unit that divides it (90 minutes stays
-    minutes)."""
-    seconds = int(every.total_seconds())
-    for unit, size in reversed(UNITS):
-        if seconds % size == 0:
-            return seconds // size, unit
-    return max(round(seconds / 60), 1), "minutes"
-
-
 def parse_interval(amount: str, unit: str) -> timedelta:
     """The form's interval; ValueError with a message for a person."""
     sizes = dict(UNITS)
@@ -150,25 +137,6 @@ def parse_interval(amount: str, unit: str) -> timedelta:
     if n > 400 * 86400:  # keep the multiplication below small
         raise ValueError("An interval is from 1 minute to 365 days.")
     return timedelta(seconds=n * sizes[unit])
-
-
-def duration_words(seconds: float | None, *, exact: bool = False) -> str:
-    """``3.2 s``, ``4 min 10 s``, ``2 h 5 min``; ``exact`` for intervals: ``24 hours``."""
-    if seconds is None:
-        return "—"
-    if exact:
-        n, unit = split_interval(timedelta(seconds=seconds))
-        return f"{n} {unit[:-1] if n == 1 else unit}"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {s} s" if s else f"{minutes} min"
-    hours, m = divmod(minutes, 60)
-    return f"{hours} h {m} min" if m else f"{hours} h"
 
 
 def health() -> Check:
@@ -191,15 +159,8 @@ def health() -> Check:
         last = "never" if r.last is None else f"{r.last.get_state_display()}: {r.last.outcome}"
         if r.current is not None:
             last = f"running: {r.progress_summary}"
-        upcoming = "—" if r.next_run_at is None else _when(r.next_run_at, now)
+        upcoming = "—" if r.next_run_at is None else until(r.next_run_at, now)
         table.append(
             [r.task.label, duration_words(r.every.total_seconds(), exact=True), last, upcoming]
         )
     return Check(name="Scheduler", ok=status.alive and not failed, summary=summary, table=table)
-
-
-def _when(moment: datetime, now: datetime) -> str:
-    delta = (moment - now).total_seconds()
-    if delta <= 0:
-        return "now"
-    return "in " + duration_words(delta)

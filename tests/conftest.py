@@ -104,3 +104,13 @@ def body(response) -> bytes:
         return b"".join([part async for part in response.streaming_content])
 
     return async_to_sync(collect)()
+
+def database_url() -> str:
+    """The test database as a ``PLANK_DATABASE_URL``, for a process a test starts."""
+    from django.db import connection  # the test database's name is known only once it exists
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

@@ -14,12 +14,13 @@ test says what matters to it and nothing else::
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 
 from media.magnets import parse_magnet
-from media.models import Episode, Kind, MediaFile, Season, Status, Title
+from media.models import Episode, Kind, LibraryFolder, MediaFile, Season, Status, Title
 from torrents.models import Download, Indexer
 
 _serial = itertools.count(1)
@@ -78,6 +79,14 @@ def make_indexer(**fields: Any) -> Indexer:
     fields.setdefault("name", f"Indexer {next(_serial)}")
     fields.setdefault("url", "http://127.0.0.1:9/api")
     return Indexer.objects.create(**fields)
+
+
+def make_folder(path: Any, kind: str = "movies", **fields: Any) -> LibraryFolder:
+    """A library folder row for ``path`` (made if missing; no validation: see media.folders)."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    fields.setdefault("name", f"Folder {next(_serial)}")
+    return LibraryFolder.objects.create(path=str(folder.resolve()), kind=kind, **fields)
 
 
 def make_user(role: str = "member", username: str | None = None, **fields: Any):

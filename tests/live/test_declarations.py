@@ -12,7 +12,16 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from browse.models import MetadataSync, SyncRun
-from media.models import Episode, MediaFile, PlaybackPosition, Season, Title
+from media.models import (
+    Episode,
+    LibraryFolder,
+    MediaFile,
+    PlaybackPosition,
+    Scan,
+    ScanProblem,
+    Season,
+    Title,
+)
 from plank.live.declarations import declaration
 from plank.live.keys import check_key, to_json
 from plank.live.models import Outbox
@@ -20,6 +29,7 @@ from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun, ge
 from tests.factories import (
     make_download,
     make_file,
+    make_folder,
     make_indexer,
     make_show,
     make_title,
@@ -53,6 +63,14 @@ BUILDERS: dict[type[models.Model], Callable[[], Any]] = {
     Season: lambda: make_show(seasons={1: 0}).seasons.get(),
     Episode: lambda: make_show(seasons={1: 1}).seasons.get().episodes.get(),
     MediaFile: lambda: make_file(make_title()),
+    LibraryFolder: lambda: make_folder("/tmp/plank-test-folders/declared"),
+    Scan: lambda: Scan.objects.create(folder=make_folder("/tmp/plank-test-folders/scanned")),
+    ScanProblem: lambda: ScanProblem.objects.create(
+        folder=make_folder("/tmp/plank-test-folders/problem"),
+        path="x.mkv",
+        reason="not a video",
+        seen_at=timezone.now(),
+    ),
     PlaybackPosition: lambda: PlaybackPosition.objects.create(
         user=make_user(), title=make_title(), position=12
     ),
