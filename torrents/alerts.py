@@ -17,6 +17,7 @@ from torrents.engine_types import STATE_NAMES, DownloadStatus, Hooks, key_of, st
 from torrents.pieces import StreamingReads
 from torrents.resume import ResumeFiles
 from torrents.session import Session
+from torrents.stalls import CHECK_SECONDS, StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class AlertLoop:
         self.resume_interval = resume_interval
         self.progress_interval = progress_interval
         self.redial_interval = redial_interval
+        self.stalls = StallWatch(session)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -69,6 +71,7 @@ class AlertLoop:
         next_progress = time.monotonic()
         next_resume = time.monotonic() + self.resume_interval
         next_redial = time.monotonic() + self.redial_interval
+        next_stall_check = time.monotonic() + CHECK_SECONDS
         while not self._stopping.is_set():
             session = self.session.lt_session
             if session is None:
@@ -87,6 +90,10 @@ class AlertLoop:
                 if now >= next_redial:
                     next_redial = now + self.redial_interval
                     self.session.redial_lonely()
+                if now >= next_stall_check:
+                    next_stall_check = now + CHECK_SECONDS
+                    for info_hash in self.stalls.check(now):
+                        self.streaming.rearrange(info_hash)
             except Exception:  # the alert loop must survive anything one alert does
                 log.exception("engine alert loop")
 

@@ -214,6 +214,8 @@ class Engine:
     def set_file_priorities(self, info_hash: str, priorities: dict[int, int]) -> None:
         """Set the priority (0 = skip .. 7 = top) of the files named; others keep theirs."""
         self._session.set_file_priorities(info_hash, priorities)
+        # Before the first request goes out: whether a peer drops cancels (no deadlines then).
+        self._alerts.stalls.classify(info_hash)
 
     def file_priorities(self, info_hash: str) -> list[int]:
         return self._session.file_priorities(info_hash)

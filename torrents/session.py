@@ -63,6 +63,10 @@ class Session:
         self._handles: dict[str, Any] = {}
         self._magnet_peers: dict[str, list[Peer]] = {}
         self._priorities: dict[str, list[int]] = {}
+        # Torrents with a peer known to drop cancelled requests without the reject the fast
+        # extension promises (kept by torrents.stalls; read by torrents.deadlines, which then
+        # never makes libtorrent cancel the requests queued at the peers).
+        self.keeps_requests: set[str] = set()
 
     # ------------------------------------------------------------------ the session
 
@@ -79,6 +83,11 @@ class Session:
             # then drop its seeds and not dial them again for min_reconnect_time.
             "close_redundant_connections": False,
             "min_reconnect_time": MIN_RECONNECT_SECONDS,
+            # A seek without a deadline (torrents.deadlines: a peer that drops cancels) waits for
+            # the requests queued at the peer: keep that queue short. libtorrent's default picks
+            # whole runs of up to 8 MiB per request round ("whole pieces") and queues 3 s.
+            "whole_pieces_threshold": 0,
+            "request_queue_time": 2,
             "user_agent": f"Plank/0.1 libtorrent/{lt.__version__}",
         }
         pack.update(self.extra_settings)
@@ -179,6 +188,7 @@ class Session:
         with self.lock:
             self._magnet_peers.pop(info_hash, None)
             self._priorities.pop(info_hash, None)
+            self.keeps_requests.discard(info_hash)
             return self._handles.pop(info_hash, None)
 
     def remove_handle(self, handle: Any, *, delete_files: bool) -> None:

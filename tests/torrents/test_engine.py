@@ -201,7 +201,7 @@ def test_a_seek_takes_the_deadlines_of_an_abandoned_read(
     async def seek() -> tuple[bytes, float]:
         old = asyncio.ensure_future(engine.read(info_hash, 0, middle, 256 * 1024, timeout=30))
         await asyncio.sleep(0.3)
-        assert set(engine._streaming._armed[info_hash]) >= {middle // torrent.piece_size}
+        assert set(engine._streaming.deadlines._armed[info_hash]) >= {middle // torrent.piece_size}
         old.cancel()  # the player went elsewhere
         with pytest.raises(asyncio.CancelledError):
             await old
@@ -212,7 +212,7 @@ def test_a_seek_takes_the_deadlines_of_an_abandoned_read(
     got, seconds = asyncio.run(seek())
     assert got == data[-50_000:-10_000]
     abandoned = range(middle // torrent.piece_size, (middle + 256 * 1024) // torrent.piece_size)
-    assert not set(abandoned) & set(engine._streaming._armed.get(info_hash, {}))
+    assert not set(abandoned) & set(engine._streaming.deadlines._armed.get(info_hash, {}))
     missing = [p for p in abandoned if not handle.have_piece(p)]
     assert missing, "the abandoned range must still be missing for this to mean anything"
     assert {handle.piece_priority(p) for p in missing} == {engine.file_priorities(info_hash)[0]}
