@@ -1,6 +1,11 @@
-"""Compare guessit and parsett on the hand-labelled release names.
+"""Compare guessit and parsett on the hand-labelled release names and on the labelled set.
 
     .venv/bin/python bench/compare_release_parsers.py [--rounds N] [--failures]
+        [--labelled heldout|tuning|none]
+
+First, on a part of the labelled set built from public parser test suites
+(``tests/media/fixtures/release_names/``, default: the held-out part), the share of names with
+every field right (title, year, kind, season, episodes, date) for each contender.
 
 For each parser it prints the share of names whose field matches the hand-written expectation
 (tests/media/fixtures/release_names.json) and the time per name. Four contenders:
@@ -22,6 +27,7 @@ also scored on their own.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import re
 import sys
@@ -44,6 +50,7 @@ from media.release_names import (  # noqa: E402
     parse_with,
     release_from_parsett,
 )
+from tests.media.fixtures.release_names import labelled  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "media" / "fixtures" / "release_names.json"
 FIELDS = ("title", "year", "kind", "season", "episodes", "quality", "source", "codec", "group")
@@ -98,16 +105,21 @@ def release_from_guessit(g: dict[str, Any], name: str) -> Release:
     episodes = tuple(sorted({int(e) for e in _as_list(g.get("episode")) if isinstance(e, int)}))
     year = g.get("year")
     season = seasons[0] if seasons else None
+    date = g.get("date")
+    date = date.date() if isinstance(date, dt.datetime) else date
+    date = date if isinstance(date, dt.date) else None
     return Release(
         title=title or name,
         year=year if isinstance(year, int) else None,
-        kind="tv" if season is not None or episodes else "movie",
+        kind="tv" if season is not None or episodes or date else "movie",
         season=season,
         episodes=episodes,
         quality=normalize_quality(str(g.get("screen_size") or "")),
         source=_guessit_source(g),
         codec=_GUESSIT_CODECS.get(str((_as_list(g.get("video_codec")) or [""])[0]), ""),
         group=" ".join(str(t) for t in _as_list(g.get("release_group"))),
+        date=date,
+        seasons=tuple(seasons),
     )
 
 
@@ -207,12 +219,45 @@ def print_table(title: str, cases: list[dict[str, Any]], rounds: int, show_failu
             print()
 
 
+def print_labelled(part: str) -> None:
+    """Every-field-right and per-field shares of the four contenders on a part of the labelled
+    set (tests/media/fixtures/release_names; one pass, no timing: guessit takes ~8 ms a name)."""
+    rows = labelled.load(part)
+    print(f"### Labelled set, {part} part: {len(rows)} names\n")
+    labels = list(PARSERS)
+    right = dict.fromkeys(labels, 0)
+    fields = {lb: dict.fromkeys(labelled.FIELDS, 0) for lb in labels}
+    for row in rows:
+        for lb in labels:
+            try:
+                wrong = labelled.wrong_fields(PARSERS[lb](row["name"]), row)
+            except Exception:  # a crash counts as wrong on every field
+                wrong = dict.fromkeys(labelled.FIELDS)
+            right[lb] += not wrong
+            for field in labelled.FIELDS:
+                fields[lb][field] += field not in wrong
+    n = len(rows)
+    print(f"| field | {' | '.join(labels)} |")
+    print(f"| --- | {' | '.join('---:' for _ in labels)} |")
+    for field in labelled.FIELDS:
+        print(f"| {field} | {' | '.join(f'{fields[lb][field] / n:.1%}' for lb in labels)} |")
+    print(f"| **every field right** | {' | '.join(f'{right[lb] / n:.1%}' for lb in labels)} |\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5, help="timing rounds (best is kept)")
     ap.add_argument("--failures", action="store_true", help="list every wrong field")
+    ap.add_argument(
+        "--labelled",
+        choices=("heldout", "tuning", "none"),
+        default="heldout",
+        help="also compare on this part of the labelled set (default: the held-out part)",
+    )
     args = ap.parse_args(argv)
 
+    if args.labelled != "none":
+        print_labelled(args.labelled)
     cases = load_fixture()
     print(f"Fixture: {FIXTURE.relative_to(ROOT)}\n")
     print_table("All names", cases, args.rounds, args.failures)

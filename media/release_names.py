@@ -263,7 +263,7 @@ _NUMBER_SUFFIX = re.compile(
 )
 _NOT_EPISODE = re.compile(
     r"(?<!\d)[257]\.[01](?!\d)|\d+(?:\.\d+)?\s?(?:tb|gb|mb|ch)\b|extras?[ ._]+\d+"
-    r"|(?<![\w.])(?:480|576|720|1080|2160)(?![\w.])",
+    r"|(?<![\w.])(?:480|576|720|1080|2160)(?![\w.])|(?:(?<=s\d)|(?<=s\d\d))d\d+(?:[-&]\d+)*",
     re.I,
 )
 
@@ -400,7 +400,7 @@ def refine(release: Release, cleaned: str) -> Release:
 
 
 def _parsett(cleaned: str) -> Release:
-    canonical, found = find_numbering(cleaned.replace("_", " "))  # parsett reads "_" as " "
+    canonical, found = find_numbering(cleaned)
     data = PTT.parse_title(canonical)
     return release_from_parsett(data if isinstance(data, dict) else {}, cleaned, found)
 

@@ -194,13 +194,14 @@ def _cap(name: str) -> tuple[int, tuple[int, ...], int, int] | None:
 # "[Group] Title 01 - 119 [Batch]": the first number after the title followed by the end, a
 # bracket or " - " and words (a range "01 - 119" / "01~10" when the second is larger).
 _GROUP_PREFIX = re.compile(r"^\s*\[[^\]]+\][ ._]*")
-_NUMBER = re.compile(r"(?<!\w)(?<!\d\.)(\d{1,4})(?:v\d)?(?!\w|\.\d)")
+_NUMBER = re.compile(r"(?<![^\W_])(?<!\d\.)(\d{1,4})(?:v\d)?(?![^\W_]|\.\d)")
 _DASHED = re.compile(r"[ ._]-[ ._](\d{1,4})(?:v\d)?(?=[ ._]*[\[(]|[ ._]*$|[ ._]*[-~][ ._]*\d)")
-_RANGE_TAIL = re.compile(r"([ ._]*)[-~]([ ._]*)(\d{1,4})(?!\w)")
+_RANGE_TAIL = re.compile(r"([ ._]*)[-~]([ ._]*)(\d{1,4})(?![^\W_])")
 _EPISODE_TAIL = re.compile(
     r"[ ._]+-[ ._]+(?=[^\W\d_])(?!(?:episode|ep)\b)|[ ._]*[\[(]|[ ._]*$|_", re.I
 )
 _LEADING = re.compile(r"(0\d{1,2}|\d{1,3}(?=[ ._]+-[ ._]))(?:[ ._]+-)?[ ._]+(?=[^\W\d_])")
+_EPISODE_WORD = re.compile(r"(?:episodes?|eps?)[ ._]*$", re.I)
 _NOT_BEFORE = re.compile(r"(?:no|vol|part|season|episode|ep|#)\W*$", re.I)
 
 
@@ -231,7 +232,8 @@ def _anime_absolute(name: str) -> tuple[None, tuple[int, ...], int, int] | None:
         numbers.append(m)
     for m in numbers:  # a range first: "Title 01 - 119 [Batch]", "Title! 2 - 01~10"
         if found := _range_from(name, m):
-            return None, found[0], m.start(), found[1]
+            word = _EPISODE_WORD.search(name, body, m.start())
+            return None, found[0], word.start() if word else m.start(), found[1]
     if m := _DASHED.search(name, body):  # "[Group] Title - 05 (1080p)": the usual form
         if number := _NUMBER.match(name, m.start(1)):
             return None, (int(number.group(1)),), number.start(), number.end()
@@ -271,9 +273,14 @@ _BARE_EPISODE = re.compile(r"(?<=[a-z][ ._])(\d{2})(?=[ ._](?:hdtv|pdtv|sdtv|dsr
 _YEAR_IN = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
+_SEASON_WORD_BEFORE = re.compile(r"(?:season|saison|series|temporada|stagione|staffel)\W*$", re.I)
+
+
 def _bare_episode(name: str) -> tuple[None, tuple[int, ...], int, int] | None:
     m = _BARE_EPISODE.search(name)
     if not m or _ANIME.match(name) or int(m.group(1)) == 0:
+        return None
+    if _SEASON_WORD_BEFORE.search(name[: m.start()]):  # "30.Series.Season.04.HDTV": a season
         return None
     return None, (int(m.group(1)),), m.start(), m.end()
 
@@ -324,8 +331,10 @@ _SEASON_RANGE = re.compile(
     r"(?:-|~|to|thru|a)[ ._]?(\d{1,2})(?![\d])",
     re.I,
 )
+# what parsett misses: a year as the season ("S2014"), Italian, German, Dutch, short Spanish
 _SEASON_ONLY = re.compile(
-    r"(?<![a-z0-9])(?:s(\d{1,4})(?![\da-z])|(?:stagione|staffel|seizoen|tem)[ ._]?(\d{1,2})(?!\d))",
+    r"(?<![a-z0-9-])(?:s((?:19|20)\d\d)(?![\da-z])"
+    r"|(?:stagione|staffel|seizoen|tem)[ ._]?(\d{1,2})(?!\d))",
     re.I,
 )
 

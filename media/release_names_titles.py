@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from media.release_names_clean import has_word, plain
 
@@ -118,15 +119,24 @@ _WORD = re.compile(r"[^\W_]+")
 _YEAR_NEXT = re.compile(r"[\W_]+[(\[]?(?:19|20)\d\d(?!\d)")
 
 
+@lru_cache(maxsize=64)
+def _tokens(cleaned: str) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
+    """The name's words (casefolded) and where each is, once per name."""
+    found = list(_WORD.finditer(cleaned))
+    return tuple(m.group(0).casefold() for m in found), tuple(m.span() for m in found)
+
+
 def _spans(words: list[str], cleaned: str) -> list[tuple[int, int]]:
     """Where the words are written one after the other in the name: [(start, end)]."""
-    tokens = [(m.group(0).casefold(), m.start(), m.end()) for m in _WORD.finditer(cleaned)]
-    want = [w.casefold() for w in words]
+    have, where = _tokens(cleaned)
+    want = tuple(w.casefold() for w in words)
     n = len(want)
+    if not n:
+        return []
     return [
-        (tokens[i][1], tokens[i + n - 1][2])
-        for i in range(len(tokens) - n + 1)
-        if n and [t[0] for t in tokens[i : i + n]] == want
+        (where[i][0], where[i + n - 1][1])
+        for i in range(len(have) - n + 1)
+        if have[i] == want[0] and have[i : i + n] == want
     ]
 
 
