@@ -16,11 +16,12 @@ What it reads (each checked against real names in ``tests/media/fixtures/release
   (S01E09), ``Show.103.104.720p`` (S01E03-E04): after the year, or followed by what follows an
   episode (``hdtv``, ``720p``, ``-GROUP``, the end); never in an anime ``[Group]`` name, never
   an episode above 39;
-* Spanish ``[Cap.101]`` (S01E01), ``Cap.111_120``;
-* episodes with no season: ``E07-E08``, ``Ep01-12``;
-* air dates: ``2011.04.18``, ``2011 04 18``, ``18.04.2011`` / ``04.28.2014`` (day and month
-  told apart where one is over 12), ``2012.16.02``, ``20201013``, ``140722`` (after a title word,
-  followed by a separator), ``5th Mar 2025``, ``October 8, 2014``.
+* Spanish ``[Cap.101]`` (S01E01), ``Cap.111_120``; Dutch ``Se.3 afl.3``; ``Title S21 999``;
+* episodes with no season: ``E07-E08``, ``Ep01-12``, ``Test.13.HDTV``; anime absolute numbers
+  and CJK episode marks (``release_names_anime``);
+* season packs parsett misreads: ``Season 01-07`` (seasons, not episodes), ``S2014``,
+  ``Stagione 3``;
+* air dates (``release_names_dates``): ``2011.04.18``, ``18.04.2011``, ``5th Mar 2025``...
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-MAX_EPISODES = 2000  # a range wider than this is not a range of episodes
+from media.release_names_anime import (
+    MAX_EPISODES,
+    RESOLUTIONS,
+    STARTS_WITH_GROUP,
+    YEARLIKE,
+    anime_absolute,
+    cjk_episodes,
+    leading_episode,
+)
+from media.release_names_dates import air_date
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,8 @@ _E_ONLY = re.compile(r"(?<![a-z0-9])(?:e|ep)[ ._]?(\d{1,4})(?:v\d)?(?=[ ._-]*(?:
 _DASH = r"[ ._]?[-~][ ._]?"
 
 
-# The steps a chain of episodes takes after its head: (pattern, joiner, repeats the season?).
-# A joiner "-" makes a range; a step that repeats the season must repeat the head's.
+# The steps a chain of episodes takes after its head: (pattern, joiner). A joiner "-" makes a
+# range; a step that repeats the season (group 1) must repeat the head's.
 _SE_STEPS = [
     (re.compile(rf"{_DASH}s0*(\d{{1,4}})[ ._]?(?:e|ep)[ ._]?(\d{{1,5}})(?![\d])", re.I), "-"),
     (
@@ -128,7 +138,7 @@ def _season_episode(name: str) -> tuple[int, tuple[int, ...], int, int] | None:
             season, first = m.group(1), int(m.group(2))
             if marker == "nx" and not _plausible_nx(season, m.group(2)):
                 continue
-            if head is _S_SPACE and (m.group(2) in _RESOLUTIONS or _YEARLIKE.fullmatch(m.group(2))):
+            if head is _S_SPACE and (m.group(2) in RESOLUTIONS or YEARLIKE.fullmatch(m.group(2))):
                 continue
             chained, end = _chain(name, m.end(), season, marker)
             return int(season), _episodes(first, chained), m.start(), end
@@ -149,23 +159,20 @@ _TV_TAIL = (
     r"xvid|x264|h264|ws|repack|proper|internal|real|readnfo|dvdrip|bdrip|hr)\b"
     r"|-[a-z0-9]+(?:\.[a-z0-9]{2,4})?$|\.[a-z0-9]{2,4}$|$)"
 )
-_RESOLUTIONS = {"480", "576", "720", "1080", "2160"}
-_YEARLIKE = re.compile(r"(?:19|20)\d\d")
 _AFTER_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d[ ._](\d{1,2})(\d{2})(?=[ ._-]|$)")
 _PAIR = re.compile(r"(?<=[a-z0-9][ ._])(\d)(\d{2})[ ._](\1)(\d{2})" + _TV_TAIL, re.I)
 _BARE = re.compile(r"(?<=[a-z0-9][ ._-])(\d{1,2})(\d{2})" + _TV_TAIL, re.I)
 _BRACKETED_NUMBER = re.compile(r"(?<=[a-z0-9][ ._])\[(\d{1,2})(\d{2})\](?=[ ._])", re.I)
-_ANIME = re.compile(r"^\s*[\[【(]")
 
 
 def _scene_number(name: str) -> tuple[int, tuple[int, ...], int, int] | None:
-    if _ANIME.match(name):
+    if STARTS_WITH_GROUP.match(name):
         return None
     for pattern in (_AFTER_YEAR, _PAIR, _BARE, _BRACKETED_NUMBER):
         for m in pattern.finditer(name):
             season, episode = m.group(1), m.group(2)
             number = season + episode
-            if number in _RESOLUTIONS or _YEARLIKE.fullmatch(number):
+            if number in RESOLUTIONS or YEARLIKE.fullmatch(number):
                 continue
             if not 1 <= int(episode) <= 39:
                 continue
@@ -190,130 +197,22 @@ def _cap(name: str) -> tuple[int, tuple[int, ...], int, int] | None:
     return season, tuple(range(first, last + 1)), m.start(), m.end()
 
 
-# "[Group] Title 214", "[Group]_Title_727_[VOSTFR]", "[Group] Monster 34 - At the End...",
-# "[Group] Title 01 - 119 [Batch]": the first number after the title followed by the end, a
-# bracket or " - " and words (a range "01 - 119" / "01~10" when the second is larger).
-_GROUP_PREFIX = re.compile(r"^\s*\[[^\]]+\][ ._]*")
-_NUMBER = re.compile(r"(?<![^\W_])(?<!\d\.)(\d{1,4})(?:v\d)?(?![^\W_]|\.\d)")
-_DASHED = re.compile(r"[ ._]-[ ._](\d{1,4})(?:v\d)?(?=[ ._]*[\[(]|[ ._]*$|[ ._]*[-~][ ._]*\d)")
-_RANGE_TAIL = re.compile(r"([ ._]*)[-~]([ ._]*)(\d{1,4})(?![^\W_])")
-_EPISODE_TAIL = re.compile(
-    r"[ ._]+-[ ._]+(?=[^\W\d_])(?!(?:episode|ep)\b)|[ ._]*[\[(]|[ ._]*$|_", re.I
-)
-_LEADING = re.compile(r"(0\d{1,2}|\d{1,3}(?=[ ._]+-[ ._]))(?:[ ._]+-)?[ ._]+(?=[^\W\d_])")
-_EPISODE_WORD = re.compile(r"(?:episodes?|eps?)[ ._]*$", re.I)
-_NOT_BEFORE = re.compile(r"(?:no|vol|part|season|episode|ep|#)\W*$", re.I)
-
-
-def _range_from(name: str, number: re.Match[str]) -> tuple[tuple[int, ...], int] | None:
-    """'01-12', '01~10', '01 - 119' after a number: (episodes, end). A spaced dash needs a
-    zero-padded first number ('Title 2 - 05' is episode 5 of 'Title 2')."""
-    r = _RANGE_TAIL.match(name, number.end())
-    if not r:
-        return None
-    first, last = int(number.group(1)), int(r.group(3))
-    if (r.group(1) or r.group(2)) and not number.group(1).startswith("0"):
-        return None
-    if first < last <= first + MAX_EPISODES:
-        return tuple(range(first, last + 1)), r.end()
-    return None
-
-
-def _anime_absolute(name: str) -> tuple[None, tuple[int, ...], int, int] | None:
-    """(None, episodes, start, end) of an absolute episode number in a '[Group] ...' name."""
-    prefix = _GROUP_PREFIX.match(name)
-    if not prefix:
-        return None
-    body = prefix.end()
-    numbers = []
-    for m in _NUMBER.finditer(name, body):
-        if m.start() == body or _YEARLIKE.fullmatch(m.group(1)) or "[" in name[body : m.start()]:
-            break
-        numbers.append(m)
-    for m in numbers:  # a range first: "Title 01 - 119 [Batch]", "Title! 2 - 01~10"
-        if found := _range_from(name, m):
-            word = _EPISODE_WORD.search(name, body, m.start())
-            return None, found[0], word.start() if word else m.start(), found[1]
-    if m := _DASHED.search(name, body):  # "[Group] Title - 05 (1080p)": the usual form
-        if number := _NUMBER.match(name, m.start(1)):
-            return None, (int(number.group(1)),), number.start(), number.end()
-    for m in numbers:
-        if not _NOT_BEFORE.search(name[body : m.start()]) and _EPISODE_TAIL.match(name, m.end()):
-            return None, (int(m.group(1)),), m.start(), m.end()
-    return None
-
-
-_LEADING_FILE = re.compile(r"^(0\d{1,2})(?:-(0\d{1,2}))?(?:\s*-\s*|\.\s+|-)(?=[^\W\d_])")
-_EXTENSION = re.compile(r"\.[a-z0-9]{2,4}$", re.I)
-
-
-def _leading_episode(name: str) -> tuple[str, tuple[int, ...]] | None:
-    """'[Group] 06 Title (720p)' -> ('[Group] Title E06 (720p)', (6,)); a file
-    '003-004. Show Name - Ep Name.avi' -> ('Show Name E003 - Ep Name.avi', (3, 4))."""
-    prefix = _GROUP_PREFIX.match(name)
-    if prefix:
-        m = _LEADING.match(name, prefix.end())
-        episodes = (int(m.group(1)),) if m else ()
-    else:
-        m = None if _YEAR_IN.search(name) else _LEADING_FILE.match(name)
-        last = int(m.group(2)) if m and m.group(2) else None
-        episodes = (
-            tuple(range(int(m.group(1)), last + 1)) if last else (int(m.group(1)),) if m else ()
-        )
-    if not m or not episodes:
-        return None
-    rest = name[: m.start()] + name[m.end() :]
-    cut = re.search(r"[\[(]|\s-\s|\.[a-z0-9]{2,4}$", rest[m.start() :], re.I)
-    at = m.start() + cut.start() if cut else len(rest)
-    return f"{rest[:at].rstrip()} E{m.group(1)}{rest[at:]}".strip(), episodes
-
-
 # "Test.13.HDTV": a bare two-digit episode right before a TV source
 _BARE_EPISODE = re.compile(r"(?<=[a-z][ ._])(\d{2})(?=[ ._](?:hdtv|pdtv|sdtv|dsr)\b)", re.I)
-_YEAR_IN = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
-
-
 _SEASON_WORD_BEFORE = re.compile(r"(?:season|saison|series|temporada|stagione|staffel)\W*$", re.I)
 
 
 def _bare_episode(name: str) -> tuple[None, tuple[int, ...], int, int] | None:
     m = _BARE_EPISODE.search(name)
-    if not m or _ANIME.match(name) or int(m.group(1)) == 0:
+    if not m or STARTS_WITH_GROUP.match(name) or int(m.group(1)) == 0:
         return None
     if _SEASON_WORD_BEFORE.search(name[: m.start()]):  # "30.Series.Season.04.HDTV": a season
         return None
     return None, (int(m.group(1)),), m.start(), m.end()
 
 
-# "第05话", "[第01-15集]", "【24】", "[01-24完]", "[215 END]", "[166-192TV]" in CJK releases
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
-_CJK_EPISODES = re.compile(
-    r"第(\d{1,4})(?:[-~](\d{1,4}))?[话話集]"
-    r"|[\[【](\d{1,4})(?:[-~](\d{1,4}))?(?:[ _]?(?:END|完|TV|v\d))?[\]】]",
-    re.I,
-)
-
-
-def _cjk_episodes(name: str) -> tuple[None, tuple[int, ...], int, int] | None:
-    if not _CJK.search(name):
-        return None
-    for m in _CJK_EPISODES.finditer(name):
-        first, last = m.group(1) or m.group(3), m.group(2) or m.group(4)
-        if _YEARLIKE.fullmatch(first) or first in _RESOLUTIONS:
-            continue
-        last = last or first
-        if int(first) <= int(last) <= int(first) + MAX_EPISODES:
-            return None, tuple(range(int(first), int(last) + 1)), m.start(), m.end()
-    return None
-
-
-_HASH_EPISODE = re.compile(r"(?<=[a-z][ ._])#(\d{1,4})(?![\d])", re.I)
-
-
 def _episodes_only(name: str) -> tuple[None, tuple[int, ...], int, int] | None:
-    """'E07-E08', 'Ep01-12' with no season; '[Group] Title #957'."""
-    if _ANIME.match(name) and (h := _HASH_EPISODE.search(name)):
-        return None, (int(h.group(1)),), h.start(), h.end()
+    """'E07-E08', 'Ep01-12' with no season."""
     m = _E_ONLY.search(name)
     if not m:
         return None
@@ -353,77 +252,6 @@ def _season_only(name: str) -> tuple[int, int, int] | None:
     return int(m.group(1) or m.group(2)), m.start(), m.end()
 
 
-# --------------------------------------------------------------------------- dates
-
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ]
-    )
-    for m in names
-}
-_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_YEAR = r"(?:19[5-9]\d|20[0-3]\d)"
-_Y_M_D = re.compile(rf"(?<![\d])({_YEAR})([-._ /])(\d{{1,2}})\2(\d{{1,2}})(?![\d])")
-_D_M_Y = re.compile(rf"(?<![\d])(\d{{1,2}})([-._ /])(\d{{1,2}})\2({_YEAR})(?![\d])")
-_YMD = re.compile(rf"(?<![\d])({_YEAR})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?![\d])")
-_YYMMDD = re.compile(
-    r"(?<=[a-z][ ._])(\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?=[ ._-]|$)", re.I
-)
-_DAY_MONTH = re.compile(
-    rf"(?<![\d])(\d{{1,2}})(?:st|nd|rd|th)?[ .-]+({_MONTH})\.?[ .,-]+({_YEAR})(?![\d])", re.I
-)
-_MONTH_DAY = re.compile(
-    rf"(?<![a-z])({_MONTH})\.?[ .-]+(\d{{1,2}})(?:st|nd|rd|th)?,?[ .-]+({_YEAR})(?![\d])", re.I
-)
-
-
-def _date(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _air_date(name: str) -> tuple[dt.date, int, int] | None:
-    for m in _Y_M_D.finditer(name):
-        y, a, b = int(m.group(1)), int(m.group(3)), int(m.group(4))
-        if d := _date(y, a, b) or _date(y, b, a):
-            return d, m.start(), m.end()
-    for m in _D_M_Y.finditer(name):
-        a, b, y = int(m.group(1)), int(m.group(3)), int(m.group(4))
-        if d := _date(y, b, a) or _date(y, a, b):
-            return d, m.start(), m.end()
-    for m in _DAY_MONTH.finditer(name):
-        if d := _date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1))):
-            return d, m.start(), m.end()
-    for m in _MONTH_DAY.finditer(name):
-        if d := _date(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2))):
-            return d, m.start(), m.end()
-    for m in _YMD.finditer(name):
-        if d := _date(int(m.group(1)), int(m.group(2)), int(m.group(3))):
-            return d, m.start(), m.end()
-    for m in _YYMMDD.finditer(name):
-        if int(m.group(1)) <= 39 and (
-            d := _date(2000 + int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        ):
-            return d, m.start(), m.end()
-    return None
-
-
 # --------------------------------------------------------------------------- public
 
 
@@ -450,15 +278,15 @@ def find_numbering(name: str) -> tuple[str, Numbering]:
         or _cap(name)
         or _scene_number(name)
         or _episodes_only(name)
-        or _cjk_episodes(name)
-        or _anime_absolute(name)
+        or cjk_episodes(name)
+        or anime_absolute(name)
         or _bare_episode(name)
     )
     if marker:
         season, episodes, start, end = marker
         token = f"S{season:02d}E{episodes[0]:02d}" if season is not None else f"E{episodes[0]:02d}"
         name = _replace(name, start, end, token)
-    elif leading := _leading_episode(name):
+    elif leading := leading_episode(name):
         name, episodes = leading
     seasons = () if season is not None or episodes else _season_range(name)
     season_only = None
@@ -466,7 +294,7 @@ def find_numbering(name: str) -> tuple[str, Numbering]:
         season_only, start, end = lone
         name = _replace(name, start, end, f"S{season_only:02d}")
     date = None
-    if found := _air_date(name):
+    if found := air_date(name):
         date, start, end = found
         name = _replace(name, start, end, date.strftime("%Y.%m.%d"))
     return name, Numbering(
