@@ -134,6 +134,12 @@ def _check_place(path: Path) -> None:
         )
     if is_system_folder(path):
         raise FolderError(f"{path} is a system folder, not one for films and shows.")
+    data = _resolved(settings.DATA_DIR)
+    if _within(path, data):
+        raise FolderError(
+            f"{path} holds Plank's data directory ({data}: its database and downloads);"
+            " pick a folder beside it."
+        )
     downloads = _resolved(settings.DOWNLOADS_DIR)
     if _within(downloads, path):
         raise FolderError(
@@ -143,12 +149,6 @@ def _check_place(path: Path) -> None:
     if _within(path, downloads):
         raise FolderError(
             f"{path} holds Plank's downloads folder ({downloads}); pick a folder beside it."
-        )
-    data = _resolved(settings.DATA_DIR)
-    if _within(path, data):
-        raise FolderError(
-            f"{path} holds Plank's data directory ({data}: its database and downloads);"
-            " pick a folder beside it."
         )
     if _within(data, path) and not _plank_library(path):
         raise FolderError(f"{path} is inside Plank's data directory; pick another folder.")
@@ -177,8 +177,9 @@ def check_name(raw: str, *, exclude: LibraryFolder | None = None) -> str:
     taken = LibraryFolder.objects.filter(name__iexact=name)
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
-    if taken.exists():
-        raise FolderError(f"There is a library folder called “{name}” already.")
+    other = taken.first()
+    if other is not None:
+        raise FolderError(f"There is a library folder called “{other.name}” already.")
     return name
 
 

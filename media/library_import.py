@@ -51,11 +51,13 @@ from django_tasks import task
 
 from media import live
 from media.downloading import download_of, still_downloading
-from media.files import download_path, inside
+from media.files import download_path, inside, resolve
 from media.filing import library_path, sanitize_name, sidecar_path, unique_path
-from media.models import Kind, MediaFile, Status, Title
+from media.folders import folder_for
+from media.models import Kind, LibraryFolder, MediaFile, Status, Title
 from media.probe import ProbeError, ProbeResult, probe
 from media.remux import RemuxError, remux_to_mp4
+from media.scan_files import partial_hash
 from media.subtitles import SubtitleError, subtitle_language, write_webvtt
 from plank.live.events import emit, push
 
@@ -173,21 +175,38 @@ def _data_dir() -> Path:
     return Path(settings.DATA_DIR).resolve()
 
 
-def _library_dir() -> Path:
-    library = Path(settings.LIBRARY_DIR)
+def _library_dir(title: Title | None = None) -> Path:
+    """Where a title is filed: the library folder of its kind (movies, shows) when there is one
+    (``media.folders.folder_for``), else Plank's own library directory."""
+    folder = folder_for(title.kind) if title is not None else None
+    library = Path(folder.path) if folder is not None else Path(settings.LIBRARY_DIR)
     library.mkdir(parents=True, exist_ok=True)
     return library.resolve()
 
 
-def _relative(path: Path) -> str:
-    """A path under the data directory as MediaFile.path stores it (POSIX, relative)."""
-    resolved = inside(_data_dir(), path)
-    if resolved is not None:
-        return resolved.relative_to(_data_dir()).as_posix()
+def _libraries() -> list[Path]:
+    """Every place Plank files into: its library directory and the library folders."""
+    folders = [Path(p).resolve() for p in LibraryFolder.objects.values_list("path", flat=True)]
+    return [Path(settings.LIBRARY_DIR).resolve(), *folders]
+
+
+def _stored(path: Path) -> dict[str, Any]:
+    """How MediaFile stores ``path``: relative to its library folder, or to the data directory."""
+    resolved = path.resolve()
+    for folder in LibraryFolder.objects.all():
+        if inside(folder.path, resolved) is not None:
+            return {"folder": folder, "path": resolved.relative_to(folder.path).as_posix()}
+    if inside(_data_dir(), resolved) is not None:
+        return {"folder": None, "path": resolved.relative_to(_data_dir()).as_posix()}
     raise ImportFailed(
-        f"the library ({settings.LIBRARY_DIR}) is not inside the data directory "
-        f"({settings.DATA_DIR})"
+        f"{path} is neither in a library folder nor inside the data directory ({settings.DATA_DIR})"
     )
+
+
+def _relative(path: Path) -> str:
+    """A filed path as the import's report says it (relative to the data directory, or whole)."""
+    resolved = inside(_data_dir(), path)
+    return resolved.relative_to(_data_dir()).as_posix() if resolved is not None else str(path)
 
 
 def _import(title_id: int, report: ImportReport) -> None:
@@ -288,8 +307,10 @@ def _already_filed(file: MediaFile) -> Path | None:
     """The file's place in the library when it is there already (a previous run filed it)."""
     if not file.path:
         return None
-    path = inside(_data_dir(), file.path)
-    if path is None or not path.is_relative_to(_library_dir()) or not path.is_file():
+    path = resolve(file)
+    if path is None or not path.is_file():
+        return None
+    if not any(path.is_relative_to(library) for library in _libraries()):
         return None
     return path
 
@@ -320,20 +341,22 @@ def _target(title: Title, video: MediaFile, info: ProbeResult) -> Path:
         if title.kind == Kind.TV:  # an extra with no episode number: in the show's folder
             stem = sanitize_name(PurePosixPath(video.torrent_path or f"video {video.pk}").stem)
             rel = rel.parent / f"{stem}{ext}"
-    return _in_library(rel)
+    return _in_library(rel, _library_dir(title))
 
 
-def _in_library(path: Path) -> Path:
-    """``path`` (relative to the library, or absolute inside it), resolved; never outside."""
-    resolved = inside(_library_dir(), path)
-    if resolved is None:
-        raise ImportFailed(f"{path} would be outside the library folder")
-    return resolved
+def _in_library(path: Path, library: Path | None = None) -> Path:
+    """``path`` (relative to ``library``, or absolute inside a place Plank files into),
+    resolved; never outside."""
+    for base in [library] if library is not None else _libraries():
+        resolved = inside(base, path)
+        if resolved is not None:
+            return resolved
+    raise ImportFailed(f"{path} would be outside the library folder")
 
 
 def _claimed(path: Path, file: MediaFile) -> bool:
     """Whether another library file already sits at ``path``."""
-    return MediaFile.objects.filter(path=_relative(path)).exclude(pk=file.pk).exists()
+    return MediaFile.objects.filter(**_stored(path)).exclude(pk=file.pk).exists()
 
 
 def _place(video: MediaFile, dest: Path, source: Path, info: ProbeResult) -> tuple[Path, bool]:
@@ -393,9 +416,13 @@ def _link_or_copy(source: Path, dest: Path) -> None:
 
 def _record(video: MediaFile, dest: Path, info: ProbeResult) -> bool:
     """Write where the video now is and what it holds; False if its row is gone."""
-    changed = MediaFile.objects.filter(pk=video.pk).update(
-        path=_relative(dest),
-        size=dest.stat().st_size,
+    st = dest.stat()
+    rows = MediaFile.objects.filter(pk=video.pk)
+    changed = rows.update(
+        **_stored(dest),
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,  # what a scan of the library folder compares
+        partial_hash=partial_hash(dest, st.st_size),
         container=info.container[:32],
         video_codec=(info.video_codec or "")[:32],
         audio_codec=info.audio_codec[:32],
@@ -458,9 +485,11 @@ def _subtitles(
                 dest = unique_path(dest)
             dest = _in_library(dest)
             write_webvtt(source, dest)
+            st = dest.stat()
             changed = MediaFile.objects.filter(pk=sub.pk).update(
-                path=_relative(dest),
-                size=dest.stat().st_size,
+                **_stored(dest),
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
                 container="vtt",
                 language=language[:16],
             )
