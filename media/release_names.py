@@ -31,6 +31,9 @@ Vocabulary of the fields (the same whichever parser is behind it):
 * ``hdr``: ``"HDR"``, ``"HDR10+"``, ``"DV"``, ``"SDR"``; ``bit_depth``: ``"10bit"``, ...
 * ``flags``: any of ``FLAGS`` (red flags and edition marks for scoring)
 
+``title_key(title)`` is the form titles are compared in (case, accents, apostrophes and
+punctuation ignored), the one the benchmark scores titles with.
+
 ``parse_release_name`` never raises: whatever the text, it returns a ``Release``.
 """
 
@@ -44,7 +47,14 @@ from typing import Any
 
 import PTT
 
-from media.release_names_clean import MAX_NAME_LENGTH, capitalise, clean_name, has_word, plain
+from media.release_names_clean import (
+    MAX_NAME_LENGTH,
+    capitalise,
+    clean_name,
+    has_word,
+    plain,
+    title_key,
+)
 from media.release_names_numbering import Numbering, find_numbering
 from media.release_names_titles import country_suffix, fix_title
 
@@ -59,6 +69,7 @@ __all__ = [
     "parse_release_name",
     "parse_with",
     "release_from_parsett",
+    "title_key",
 ]
 
 MAX_TITLE_LENGTH = 200

@@ -3,8 +3,9 @@
 ``clean_name`` is the name as the parser sees it: markup (``<script>...</script>``, any
 ``<tag>``), control and zero-width characters and surplus whitespace removed, an uploader's site
 prefix dropped (``www.Torrenting.com - ``, ``[ www.Speed.Cd ] -``, ``test.net - ``), at most
-``MAX_NAME_LENGTH`` characters. ``plain`` makes a display string of a parsed value and
-``capitalise`` gives an all-lowercase title capitals.
+``MAX_NAME_LENGTH`` characters. ``plain`` makes a display string of a parsed value,
+``capitalise`` gives an all-lowercase title capitals, and ``title_key`` is the form two titles
+are compared in.
 """
 
 from __future__ import annotations
@@ -94,3 +95,12 @@ def capitalise(title: str) -> str:
 
 def has_word(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
+
+
+def title_key(title: str) -> str:
+    """A title as titles are compared: case, accents, apostrophes and punctuation ignored
+    ("Marvel's Agents of S.H.I.E.L.D." -> "marvels agents of s h i e l d", "Amélie" -> "amelie")."""
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = re.sub(r"['’`´]", "", text)
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())

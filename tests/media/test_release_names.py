@@ -18,6 +18,7 @@ from media.release_names import (
     Release,
     clean_name,
     parse_release_name,
+    title_key,
 )
 from tests.media.fixtures.release_names import labelled
 
@@ -240,6 +241,13 @@ def test_names_that_yield_nothing_are_untitled(name: str) -> None:
 )
 def test_names_without_a_parsed_title_keep_the_cleaned_name(name: str, title: str) -> None:
     assert parse_release_name(name).title == title
+
+
+def test_title_key_is_the_labelled_sets_fold() -> None:
+    assert title_key("Marvel's Agents of S.H.I.E.L.D.") == "marvels agents of s h i e l d"
+    assert title_key("Amélie") == title_key("AMELIE") == "amelie"
+    for row in LABELLED[:200]:
+        assert title_key(row["title"]) == labelled.fold_title(row["title"])
 
 
 def test_clean_name() -> None:
