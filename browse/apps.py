@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.apps import AppConfig
 from django.db.models.signals import post_save, pre_save
 
@@ -12,9 +14,9 @@ class BrowseConfig(AppConfig):
     def ready(self) -> None:
         # Models can be imported only once the apps are loaded, hence the imports here. The
         # live declarations (browse/live.py) are imported by the live app, with every app's.
-        from browse import discover, matching
+        from browse import discover, matching, scheduled
         from media.models import Title
-        from plank import system
+        from plank import scheduler, system
         from plank.models import Preferences
 
         # A title added by magnet is matched to TMDB in the background.
@@ -28,3 +30,10 @@ class BrowseConfig(AppConfig):
         )
         system.register(discover.health)
         system.register(matching.sync_health)
+        # manage.py sync's work, on a timetable (the Tasks page shows and changes it).
+        scheduler.register(
+            "metadata-sync",
+            scheduled.sync_library,
+            every=timedelta(days=1),
+            label="Library metadata sync",
+        )

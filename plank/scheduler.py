@@ -41,6 +41,7 @@ from django.db import IntegrityError, close_old_connections, connections, transa
 from django.utils import timezone
 from django_tasks import task
 
+from plank import slow
 from plank.jobs import SCHEDULED_QUEUE, JobWorker
 from plank.live.events import emit, push
 from plank.live.project import TASKS, task_progress
@@ -165,7 +166,9 @@ def cancel(run_id: int) -> str:
             finished_at=timezone.now(),
             outcome="Cancelled before it started.",
         ):
-            emit(TASKS)  # a QuerySet.update (so it can be conditional): the declaration can't see it
+            emit(
+                TASKS
+            )  # a QuerySet.update (so it can be conditional): the declaration can't see it
             return "Cancelled before it started."
     TaskRun.objects.filter(pk=run_id).update(cancel_requested=True)
     emit(TASKS)  # QuerySet.update, see above
@@ -348,7 +351,8 @@ def execute(run_id: int, *, holder: str | None = None) -> str:
         known = _tasks.get(row.task)
         if known is None:
             raise LookupError(f"this version of Plank has no task called {row.task!r}")
-        outcome = str(known.fn(handle) or "").strip()
+        with slow.work(f"scheduled task {row.task}"):
+            outcome = str(known.fn(handle) or "").strip()
         if handle.cancel_seen:
             state = State.INTERRUPTED if handle.interrupted else State.CANCELLED
     except Exception as exc:  # a failing task is a failed run, never a dead worker

@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "plank.middleware.FirstRunMiddleware",
     "plank.middleware.LoginRequiredMiddleware",
+    "plank.slow.DoingMiddleware",  # names the request in the slow-query log (issue 13)
 ]
 
 ROOT_URLCONF = "plank.urls"

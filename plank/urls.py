@@ -13,6 +13,7 @@ urlpatterns = [
     path("downloads/", include("torrents.urls_downloads")),
     path("settings/indexers/", include("torrents.urls_settings")),
     path("system/", views.system, name="system"),
+    path("system/cache/clear", views.cache_clear, name="cache-clear"),
     path("tasks/", task_views.tasks_page, name="tasks"),
     path("tasks/<str:name>/run", task_views.run_now, name="task-run"),
     path("tasks/<str:name>/cancel", task_views.cancel, name="task-cancel"),

@@ -8,10 +8,11 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from plank import cache_admin
 from plank import system as system_health
-from plank.access import is_admin
+from plank.access import admin_required, is_admin
 from plank.forms import OwnerForm, PreferencesForm
 from plank.models import get_preferences
 
@@ -38,7 +39,27 @@ def first_run(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def system(request: HttpRequest) -> HttpResponse:
-    return render(request, "plank/system.html", {"checks": system_health.checks()})
+    context = {
+        "nav": "system",
+        "checks": system_health.checks(),
+        "cache": cache_admin.prefix_table(),
+        "can_edit": is_admin(request.user),
+    }
+    return render(request, "plank/system.html", context)
+
+
+@require_POST
+@admin_required
+def cache_clear(request: HttpRequest) -> HttpResponse:
+    """Clear one prefix of the per-key cache (the /system/ table's Clear button)."""
+    path = request.POST.get("prefix", "")
+    try:
+        cleared = cache_admin.clear_prefix(path)
+    except ValueError:
+        messages.error(request, f"“{path[:100]}” is not a cache prefix; nothing was cleared.")
+        return redirect("system")
+    messages.success(request, cache_admin.cleared_words(cleared))
+    return redirect("system")
 
 
 @require_http_methods(["GET", "POST"])

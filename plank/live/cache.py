@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.core.cache.backends.base import BaseCache
 
+from plank import slow
 from plank.live import counters
 from plank.live.errors import UpstreamError, clone_error, error_from_record, error_record
 from plank.live.flights import Flight, Flights, Lease
@@ -209,6 +210,20 @@ class LiveCache:
                 logger.exception("live cache: on_invalidate hook %r failed", hook)
         return bumped
 
+    def listing(self, prefix: Key | None = None) -> list[tuple[str, int]] | None:
+        """The stored values under ``prefix`` as (cache name, bytes); None: can't be listed."""
+        return self.store.value_names(prefix)
+
+    def clear(self, prefix: Key) -> int | None:
+        """Make everything under ``prefix`` stale and delete its stored values; how many were
+        deleted (None when the backend can't list them: then they are only stale). Callers
+        announce the prefix (``plank.cache_admin``), so pages refetch."""
+        self.invalidate(prefix)
+        names = self.store.value_names(prefix)
+        if names:
+            self.store.delete_names([name for name, _size in names])
+        return None if names is None else len(names)
+
     def wait_background(self, timeout: float | None = None) -> bool:
         """Wait until no background refresh is queued or running (tests, benchmarks)."""
         return self._refresh_pool.join(timeout)
@@ -317,7 +332,7 @@ class LiveCache:
             gens = self.store.ensure_counters(n, snap.gens)
             flight.gens = gens
             try:
-                with self._lease.renewed(n, token):
+                with self._lease.renewed(n, token), slow.upstream(job.key):
                     value = self.backoff.call(
                         job.fetcher, job.retries, lambda name: self.stats.add(n.buckets, name)
                     )

@@ -24,6 +24,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 
 from plank.live.counters import buckets
 from plank.live.keys import Key, check_key, prefixes, to_path
@@ -270,7 +271,69 @@ class Store:
             for name, gen in zip(n.counters, gens, strict=True)
         )
 
+    # --- listing (the /system/ table, ``manage.py cache``) ----------------------------------
+
+    def value_names(self, prefix: Key | None = None) -> list[tuple[str, int]] | None:
+        """The values stored under ``prefix`` (every one when None), as (cache name, bytes);
+        None when the backend can't list its keys (local memory and Redis can)."""
+        base = f"{self.namespace}:v:"
+        want = "" if prefix is None else _safe_name(to_path(check_key(prefix)))
+        backend = self.backend
+        try:
+            if isinstance(backend, LocMemCache):
+                found = _local_values(backend, base)
+            elif isinstance(backend, RedisCache):
+                found = _redis_values(backend, base, want)
+            else:
+                return None
+        except Exception as exc:
+            self.failed("listing the cache", exc)
+            return None
+        return [
+            (name, size)
+            for name, size in found
+            if not want or name[len(base) :] == want or name[len(base) :].startswith(want + "/")
+        ]
+
+    def delete_names(self, names: list[str]) -> None:
+        for start in range(0, len(names), 500):
+            self.tolerant("deleting values", self.backend.delete_many, names[start : start + 500])
+
     def first_sight(self, event_id: str | int, prefix: Key) -> bool:
         """True the first time this backend hears of ``event_id`` for ``prefix``."""
         name = self.name(f"event:{event_id}", prefix)
         return bool(self.backend.add(name, 1, timeout=self.ttl(EVENT_TTL)))
+
+
+def _local_values(backend: LocMemCache, base: str) -> list[tuple[str, int]]:
+    """This process's local-memory entries under ``base`` (Django keeps them pickled)."""
+    made = backend.make_key(base)
+    strip = len(made) - len(base)
+    now = time.time()
+    with backend._lock:  # LocMemCache's own lock and dicts: it has no listing API
+        return [
+            (key[strip:], len(value))
+            for key, value in backend._cache.items()
+            if key.startswith(made) and backend._expire_info.get(key, math.inf) > now
+        ]
+
+
+_GLOB = str.maketrans({c: f"\\{c}" for c in "*?[]\\"})
+
+
+def _redis_values(backend: RedisCache, base: str, want: str) -> list[tuple[str, int]]:
+    """Redis keys under ``base`` + ``want`` (SCAN, never KEYS) and their memory use."""
+    made = backend.make_key(base)
+    strip = len(made) - len(base)
+    client = backend._cache.get_client(write=False)  # Django's client has no listing API
+    keys = list(client.scan_iter(match=(made + want).translate(_GLOB) + "*", count=1000))[:200_000]
+    sizes: list[int | None] = []
+    for start in range(0, len(keys), 1000):
+        pipe = client.pipeline(transaction=False)
+        for key in keys[start : start + 1000]:
+            pipe.memory_usage(key)
+        sizes.extend(pipe.execute())
+    return [
+        (key.decode()[strip:] if isinstance(key, bytes) else key[strip:], int(size or 0))
+        for key, size in zip(keys, sizes, strict=True)
+    ]
