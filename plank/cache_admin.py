@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from plank.live import counters
-from plank.live.cache import cache_for
+from plank.live import cache, counters
 from plank.live.events import emit
 from plank.live.keys import from_path
 
@@ -35,8 +34,8 @@ class Table:
 
 def prefix_table() -> Table:
     """Every prefix with a counter or a stored value: top-level ones and two-part ones."""
-    live = cache_for()
-    listed = live.listing()
+    live = cache.cache_for()
+    listed = cache.listing(backend=live)
     base = f"{live.store.namespace}:v:"
     rows: dict[str, PrefixRow] = {}
 
@@ -69,7 +68,7 @@ def clear_prefix(path: str) -> Cleared:
     """Clear everything under the key path ``path`` ("tmdb/trending"). ValueError for a path
     that is not a key."""
     prefix = from_path(path.strip().strip("/"))
-    deleted = cache_for().clear(prefix)
+    deleted = cache.clear(prefix)
     # Not a model row: the cache under this prefix was emptied, so the pages showing it refetch
     # and the other processes' relays drop their local copies.
     emit(prefix)

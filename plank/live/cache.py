@@ -466,6 +466,25 @@ def invalidate(
     return cache_for(backend).invalidate(prefix, event_id=event_id)
 
 
+def listing(
+    prefix: Key | None = None, *, backend: str | BaseCache | LiveCache | None = None
+) -> list[tuple[str, int]] | None:
+    """The stored values under ``prefix`` as (cache name, bytes); None: can't be listed."""
+    return cache_for(backend).store.value_names(prefix)
+
+
+def clear(prefix: Key, *, backend: str | BaseCache | LiveCache | None = None) -> int | None:
+    """Make everything under ``prefix`` stale and delete its stored values; how many were
+    deleted (None when the backend can't list them: then they are only stale). Callers
+    announce the prefix (``plank.cache_admin``), so pages refetch."""
+    live = cache_for(backend)
+    live.invalidate(prefix)
+    names = live.store.value_names(prefix)
+    if names:
+        live.store.delete_names([name for name, _size in names])
+    return None if names is None else len(names)
+
+
 def stats(backend: str | BaseCache | LiveCache | None = None) -> dict[str, dict[str, int]]:
     """Counters per top-level and two-part prefix (``"tmdb"``, ``"tmdb/trending"``)."""
     return cache_for(backend).stats.snapshot()

@@ -35,11 +35,11 @@ def default_cache() -> Iterator[LiveCache]:
     """The default per-key cache, emptied of this test's keys before and after."""
     live = cache.cache_for()
     for prefix in (("tmdb",), ("indexers",)):
-        live.clear(prefix)
+        cache.clear(prefix, backend=live)
     live.stats.reset()
     yield live
     for prefix in (("tmdb",), ("indexers",)):
-        live.clear(prefix)
+        cache.clear(prefix, backend=live)
 
 
 def fill(live: LiveCache) -> dict[str, Upstream]:
@@ -54,15 +54,15 @@ def fill(live: LiveCache) -> dict[str, Upstream]:
 def test_listing_and_clearing_on_local_memory() -> None:
     live = LiveCache(LocMemCache(f"admin-{uuid.uuid4().hex}", {}), shared=False)
     ups = fill(live)
-    names = live.listing()
+    names = cache.listing(backend=live)
     assert names is not None and len(names) == 3
     assert all(size > 200 for _name, size in names), "sizes are the pickled values'"
-    assert len(live.listing(("tmdb",))) == 2
-    assert len(live.listing(("tmdb", "trending"))) == 1
-    assert live.listing(("tmdb", "trend")) == [], "a prefix is whole segments"
+    assert len(cache.listing(("tmdb",), backend=live)) == 2
+    assert len(cache.listing(("tmdb", "trending"), backend=live)) == 1
+    assert cache.listing(("tmdb", "trend"), backend=live) == [], "a prefix is whole segments"
 
-    assert live.clear(("tmdb", "trending")) == 1
-    assert live.listing(("tmdb", "trending")) == []
+    assert cache.clear(("tmdb", "trending"), backend=live) == 1
+    assert cache.listing(("tmdb", "trending"), backend=live) == []
     live.fetch(("tmdb", "trending", "movie", 1), ups["trending"])
     live.fetch(("tmdb", "popular", "tv", 1), ups["popular"])
     assert (ups["trending"].calls, ups["popular"].calls) == (2, 1), "only the cleared prefix"
@@ -80,11 +80,13 @@ def test_listing_and_clearing_on_redis() -> None:
         live = LiveCache(RedisCache(REDIS_URL, {"KEY_PREFIX": prefix}), backoff_base=0.001)
         ups = fill(live)
         live.fetch(("tmdb", "search", "a*b[c]?"), Upstream())  # glob characters in a key
-        assert len(live.listing(("tmdb",))) == 3
-        assert len(live.listing(("tmdb", "search", "a*b[c]?"))) == 1
-        assert all(size > 0 for _n, size in live.listing())
-        assert live.clear(("tmdb",)) == 3
-        assert live.listing(("tmdb",)) == [] and len(live.listing()) == 1
+        assert len(cache.listing(("tmdb",), backend=live)) == 3
+        assert len(cache.listing(("tmdb", "search", "a*b[c]?"), backend=live)) == 1
+        assert all(size > 0 for _n, size in cache.listing(backend=live))
+        assert cache.clear(("tmdb",), backend=live) == 3
+        assert (
+            cache.listing(("tmdb",), backend=live) == [] and len(cache.listing(backend=live)) == 1
+        )
         live.fetch(("indexers", "feed", 3), ups["feed"])
         assert ups["feed"].calls == 1, "other prefixes untouched"
     finally:
@@ -97,7 +99,7 @@ def test_clearing_announces_the_prefix(default_cache: LiveCache, empty_outbox) -
     fill(default_cache)
     cleared = cache_admin.clear_prefix("tmdb/trending")
     assert cleared.prefix == "tmdb/trending"
-    if default_cache.listing() is not None:
+    if cache.listing(backend=default_cache) is not None:
         assert cleared.deleted == 1
     assert [["tmdb", "trending"]] in [row.keys for row in Outbox.objects.all()]
     with pytest.raises(ValueError):
