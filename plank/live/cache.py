@@ -210,20 +210,6 @@ class LiveCache:
                 logger.exception("live cache: on_invalidate hook %r failed", hook)
         return bumped
 
-    def listing(self, prefix: Key | None = None) -> list[tuple[str, int]] | None:
-        """The stored values under ``prefix`` as (cache name, bytes); None: can't be listed."""
-        return self.store.value_names(prefix)
-
-    def clear(self, prefix: Key) -> int | None:
-        """Make everything under ``prefix`` stale and delete its stored values; how many were
-        deleted (None when the backend can't list them: then they are only stale). Callers
-        announce the prefix (``plank.cache_admin``), so pages refetch."""
-        self.invalidate(prefix)
-        names = self.store.value_names(prefix)
-        if names:
-            self.store.delete_names([name for name, _size in names])
-        return None if names is None else len(names)
-
     def wait_background(self, timeout: float | None = None) -> bool:
         """Wait until no background refresh is queued or running (tests, benchmarks)."""
         return self._refresh_pool.join(timeout)
