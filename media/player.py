@@ -21,8 +21,19 @@ from django.views.decorators.http import require_GET, require_POST
 from media import files, playback, streaming
 from media.models import Kind, MediaFile, PlaybackPosition, Title
 from media.subtitles import MAX_BYTES as MAX_SUBTITLE_BYTES
+from media.subtitles import SubtitleError, to_webvtt
 
 MAX_NUMBER_CHARS = 32
+
+
+SCANNED_SUBTITLES = frozenset({".srt", ".ass", ".ssa"})
+
+
+def playable_subtitle(sub: MediaFile) -> bool:
+    """A filed WebVTT, or a text subtitle a scan found in a library folder (converted when
+    served: Plank never writes into the household's folders)."""
+    suffix = Path(sub.path).suffix.lower()
+    return suffix == ".vtt" or (sub.folder_id is not None and suffix in SCANNED_SUBTITLES)
 
 
 def _text(status: int, message: str) -> HttpResponse:
@@ -86,7 +97,7 @@ def subtitle_tracks(title: Title, video: MediaFile) -> list[Track]:
     ).order_by("language", "id")
     tracks = []
     for number, sub in enumerate(
-        (s for s in subtitles if s.path.lower().endswith(".vtt")), start=1
+        (s for s in subtitles if playable_subtitle(s)), start=1
     ):
         tracks.append(
             Track(
@@ -167,15 +178,20 @@ def watch(request: HttpRequest, pk: int) -> HttpResponse:
 def subtitle(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
     """A WebVTT subtitle of title `pk` (only its own files, only ``.vtt``, only in the data dir)."""
     sub = MediaFile.objects.filter(pk=file_id, title_id=pk, role=MediaFile.Role.SUBTITLE).first()
-    if sub is None or not sub.path.lower().endswith(".vtt"):
+    if sub is None or not playable_subtitle(sub):
         return _text(404, "No such subtitle.")
     path = files.resolve(sub)
     try:
         if path is None or not path.is_file() or path.stat().st_size > MAX_SUBTITLE_BYTES:
             raise FileNotFoundError
-        data = path.read_bytes()
+        if path.suffix.lower() == ".vtt":
+            data = path.read_bytes()
+        else:  # a household's own .srt/.ass in a library folder: Plank never writes there
+            data = to_webvtt(path).encode()
     except OSError:
         return _text(404, "This subtitle's file is missing.")
+    except SubtitleError as exc:
+        return _text(404, f"This subtitle can't be read: {exc}")
     response = HttpResponse(data, content_type="text/vtt; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     return response

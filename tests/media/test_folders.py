@@ -287,3 +287,22 @@ def test_downloads_file_into_the_library_folder_of_their_kind(
 
     library.delete_title(heat, delete_files=True)
     assert not (tmp_path / "films" / "Heat (1995)").exists(), "Plank's own copy goes with it"
+
+
+def test_a_scanned_film_plays_with_its_own_subtitles(
+    client_member: Client, tmp_path: Path, media: dict[str, Path], data_dir: Path
+) -> None:
+    root = tmp_path / "films"
+    place(media["mp4"], root / "Heat (1995)" / "Heat.1995.mp4")
+    library_dirs.subtitle(root / "Heat (1995)" / "Heat.1995.en.srt")
+    scan_folder(make_folder(root, "movies"))
+    title = Title.objects.get()
+    sub = title.files.get(role=MediaFile.Role.SUBTITLE)
+    watch = client_member.get(f"/media/{title.pk}/watch").content.decode()
+    assert f"/media/{title.pk}/subtitles/{sub.pk}.vtt" in watch and 'srclang="en"' in watch
+    vtt = client_member.get(f"/media/{title.pk}/subtitles/{sub.pk}.vtt")
+    assert vtt.status_code == 200 and vtt.content.decode().startswith("WEBVTT")
+    assert "Hello there." in vtt.content.decode()
+    stream = client_member.get(f"/media/{title.pk}/stream", HTTP_RANGE="bytes=0-99")
+    assert stream.status_code == 206, "the household's own file streams from its folder"
+    assert (root / "Heat (1995)" / "Heat.1995.en.srt").read_text().startswith("1\n"), "untouched"
