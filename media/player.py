@@ -96,9 +96,7 @@ def subtitle_tracks(title: Title, video: MediaFile) -> list[Track]:
         title=title, role=MediaFile.Role.SUBTITLE, episode_id=video.episode_id
     ).order_by("language", "id")
     tracks = []
-    for number, sub in enumerate(
-        (s for s in subtitles if playable_subtitle(s)), start=1
-    ):
+    for number, sub in enumerate((s for s in subtitles if playable_subtitle(s)), start=1):
         tracks.append(
             Track(
                 url=reverse("subtitle", args=[title.pk, sub.pk]),
