@@ -98,6 +98,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self._grace: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The whole life of the socket. Whatever ends it (the disconnect message, or the
+        server cancelling an application that took too long to shut down) it leaves the relay,
+        so the count on /system/ stays true."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._leave()
+
     # --- connecting ------------------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -144,14 +153,19 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self._grace = None
         relay = self.relay
         wanted = (lambda keys: relay.wants(self, keys)) if self.watching else None
-        try:
-            high, rows = await database_sync_to_async(outbox.replay_plan)(
-                self.since, self.user_id, int(settings.PLANK_LIVE_REPLAY_MAX), wanted=wanted
-            )
-        except Exception:
-            log.exception("could not read the outbox for a connecting socket")
-            await self._fail("could not read the outbox")
-            return
+        if self.since is None or self.since == relay.last_seq:
+            # Nothing to replay: every row after the relay's position reaches this socket
+            # through the relay (it joined already). No database work: most pages connect so.
+            high, rows = relay.last_seq, []
+        else:
+            try:
+                high, rows = await database_sync_to_async(outbox.replay_plan)(
+                    self.since, self.user_id, int(settings.PLANK_LIVE_REPLAY_MAX), wanted=wanted
+                )
+            except Exception:
+                log.exception("could not read the outbox for a connecting socket")
+                await self._fail("could not read the outbox")
+                return
         if rows is None:
             await self._write(RESYNC)
         else:

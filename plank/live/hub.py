@@ -34,6 +34,8 @@ class Relay(Protocol):
 
     loop: asyncio.AbstractEventLoop
     stopped: bool
+    last_seq: int  # the newest outbox row it has handed to its sockets
+    ready: asyncio.Event
 
     def wake(self) -> None: ...
 

@@ -50,6 +50,25 @@ def current_transport() -> Any:
     return None
 
 
+def _register(producer: Outlet, transport: Any) -> Any:
+    """Register ``producer`` with the connection; the consumer it is registered with, or None.
+
+    daphne's connection is a TCP transport whose producer is twisted.web's ``HTTPChannel``
+    (the request that upgraded to a WebSocket); the channel forwards the transport's
+    pause/resume to the producer of its request, so that is where the outlet registers.
+    """
+    for consumer in (transport, getattr(transport, "producer", None)):
+        if consumer is None or not hasattr(consumer, "registerProducer"):
+            continue
+        try:
+            consumer.registerProducer(producer, True)
+        except Exception:  # a producer there already: try the next one
+            continue
+        return consumer
+    log.debug("no back-pressure for this connection (%r)", transport)
+    return None
+
+
 class Outlet:
     """Frames on their way to one socket: at most ``limit`` waiting."""
 
@@ -70,13 +89,9 @@ class Outlet:
         self._resumed.set()
         self.closed = False
         self.sent = 0
-        self._transport = None
+        self._consumer: Any = None
         if transport is not None:
-            try:
-                transport.registerProducer(self, True)
-                self._transport = transport
-            except Exception:  # another producer, or gone already: send as it comes
-                log.debug("could not register a producer on the transport", exc_info=True)
+            self._consumer = _register(self, transport)
 
     @property
     def waiting(self) -> int:
@@ -117,10 +132,10 @@ class Outlet:
         self.closed = True
         self._queue.clear()
         self._resumed.set()  # a drain task waiting for the client ends
-        transport, self._transport = self._transport, None
-        if transport is not None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
             try:
-                transport.unregisterProducer()
+                consumer.unregisterProducer()
             except Exception:
                 log.debug("could not unregister the producer", exc_info=True)
 

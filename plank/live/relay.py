@@ -290,6 +290,9 @@ class Relay:
             for row in rows:
                 await self._deliver(row)
                 self.last_seq = row.seq
+                # The sockets' drain tasks send this row before the next one is queued, so a
+                # burst of rows never fills the queue of a socket whose client keeps up.
+                await asyncio.sleep(0)
             if len(rows) < outbox.BATCH:
                 return
 

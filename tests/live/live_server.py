@@ -6,6 +6,7 @@ commands on its standard input and runs them *inside* the server process::
 
     emit media/list/movie download/42     -> "emitted <seq>"
     push download/42 {"progress": 0.5}    -> "pushed"
+    flood 2000 3000 media/flood           -> "emitted <last seq>": 2000 rows of ~3000 bytes
 
 so a test can make a change in one server and watch it reach the sockets of another.
 Every process started here is killed by :meth:`Server.stop` (tests call it in teardown).
@@ -241,6 +242,13 @@ def _control_loop() -> None:
         try:
             if words[0] == "emit":
                 seq = emit(*(from_path(p) for p in raw.split()[1:]))
+                answer = f"emitted {seq}"
+            elif words[0] == "flood":
+                count, size, path = raw.split()[1:4]
+                parts = max(int(size) // 24, 1)
+                keys = [(*from_path(path), f"k{n:018d}") for n in range(parts)]
+                for _ in range(int(count)):
+                    seq = emit(*keys)
                 answer = f"emitted {seq}"
             elif words[0] == "push":
                 push(from_path(words[1]), json.loads(words[2]))

@@ -413,8 +413,10 @@ async def test_an_unreadable_outbox_closes_4500(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database is down")
 
+    first = await aemit(("media",))
+    await aemit(("media", 1))
     monkeypatch.setattr(outbox, "replay_plan", broken)
-    socket = await connect(alice)
+    socket = await connect(alice, since=first)  # owed a replay: the outbox must be read
     assert await socket.communicator.receive_output(3) == {"type": "websocket.close", "code": 4500}
 
 

@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from plank.live import outlet
 from plank.parts import Parts
 
 log = logging.getLogger("plank.serve")
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             signal_handlers=True,
             verbosity=0,
         )
+        outlet.serving(server)  # the sockets find their connection for back-pressure
         # Fewer full collections: with a thousand open sockets, a full GC pause is the worst
         # latency spike on the live layer (measured in bench/bench_live.py).
         gc.set_threshold(50_000, 50, 100)
