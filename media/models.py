@@ -59,7 +59,12 @@ class Title(models.Model):
 
     class Meta:
         ordering = ["-added_at", "-id"]
-        indexes = [models.Index(fields=["kind", "-added_at"])]
+        indexes = [
+            models.Index(fields=["kind", "-added_at"]),
+            # The library grid's other sorts, read a page at a time (media/library_pages.py).
+            models.Index(fields=["kind", "title", "id"], name="title_kind_name"),
+            models.Index(fields=["kind", "-year", "title", "id"], name="title_kind_year"),
+        ]
 
     def __str__(self) -> str:
         return self.display_title
@@ -202,16 +207,24 @@ class PlaybackPosition(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        # One row per person and file, and one per person and title for "no file": two partial
+        # constraints, because SQLite has no NULLS NOT DISTINCT (models.W047, and no constraint).
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "title", "file"],
+                condition=models.Q(file__isnull=False),
                 name="playback_unique_per_file",
-                nulls_distinct=False,
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["user", "title"],
+                condition=models.Q(file__isnull=True),
+                name="playback_unique_without_file",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.title}: {self.position:.0f}s"
+
 
 # --- library folders and their scans (media/folders.py, media/scan.py, media/watch.py) -------
 
