@@ -52,6 +52,7 @@ class Result:
     tmdb_id: int | None = None
     tvdb_id: int | None = None
     also_on: list[str] = field(default_factory=list)
+    min_seeders: int = 0  # the indexer's own minimum
 
     @property
     def age_days(self) -> float | None:
@@ -88,6 +89,7 @@ def merge(
             imdb_id=item.imdb_id,
             tmdb_id=item.tmdb_id,
             tvdb_id=item.tvdb_id,
+            min_seeders=indexer.min_seeders,
         )
         kept = merged.get(key)
         if kept is None:

@@ -331,7 +331,11 @@ def _search_feed(
     key = live.search_answer(endpoint.indexer_id, endpoint.part, query.digest)
     answered = False
     try:
-        _answer(query.digest, endpoint.indexer_id, endpoint.key, endpoint.name, State.SEARCHING)
+        earlier = IndexerAnswer.objects.filter(
+            search=query.digest, indexer_id=endpoint.indexer_id, endpoint=endpoint.key
+        ).exclude(state=State.SEARCHING)
+        if earlier.exists():  # an old outcome on the page: say it is being asked again
+            _answer(query.digest, endpoint.indexer_id, endpoint.key, endpoint.name, State.SEARCHING)
         if aged:
             # An answer past its 15 minutes: fetched again now, in this flight (the cache serves
             # the old one only if this fails), rather than refreshed behind the page's back.

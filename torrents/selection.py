@@ -402,12 +402,11 @@ def score(candidate: Any, target: Target, rules: Rules) -> Scored:
     _size(s, f, candidate.size, target.expected_minutes(release), w)
 
     seeders = candidate.seeders
+    floor = max(rules.min_seeders, getattr(candidate, "min_seeders", 0))  # the indexer's too
     if seeders is not None:
-        if seeders < rules.min_seeders:
-            s.rejected = (
-                s.rejected
-                or f"{seeders} seeder{'s' if seeders != 1 else ''}, minimum {rules.min_seeders}"
-            )
+        if seeders < floor:
+            plural = "s" if seeders != 1 else ""
+            s.rejected = s.rejected or f"{seeders} seeder{plural}, minimum {floor}"
         points = min(w["seeders"] * math.log2(seeders + 1), w["seeders_cap"])
         s.add(f"{seeders} seeder{'s' if seeders != 1 else ''}", round(points, 1))
     else:

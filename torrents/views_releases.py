@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from media.models import Kind, Status, Title
@@ -33,6 +34,8 @@ def _section_context(request: HttpRequest, title: Title) -> dict:
     target = TitleTarget.of(title, _season(request))
     row = TitleSearch.objects.filter(title=title).first()
     searching = row is not None and row.state == TitleSearch.State.SEARCHING
+    stuck = searching and row.started_at < timezone.now() - wanted.STUCK_AFTER
+    searching = searching and not stuck
     shown = wanted.candidates(target, title, start=False)
     url = reverse("title-releases", args=[title.pk])
     season = f"?{urlencode({'season': target.season})}" if target.season is not None else ""
@@ -41,6 +44,7 @@ def _section_context(request: HttpRequest, title: Title) -> dict:
         "target": target,
         "search_row": row,
         "searching": searching,
+        "stuck": stuck,
         "candidates": shown,
         "blocked": list(BlockedRelease.objects.filter(title=title)),
         "waiting": not title.magnet or title.status == Status.ERROR,

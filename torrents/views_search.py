@@ -82,6 +82,7 @@ def _results_context(request: HttpRequest, filters: Filters, query: search.Query
             for name in ("relevance", "seeders", "size", "date")
         },
         "here": f"{base}?{urlencode(filters.params())}",
+        "get_fields": filters.params(),
     }
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import close_old_connections, transaction
 from django.utils import timezone
+from django_tasks import task
 
 from media.models import Status, Title
 from plank.live import cache
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 KEEP_SECONDS = 4 * 3600.0  # the release cache per title: stale after this long...
 FORGET_SECONDS = 24 * 3600.0  # ...forgotten after this long
+STUCK_AFTER = timedelta(minutes=5)  # a search "searching" this long lost its process
 State = TitleSearch.State
 Trigger = TitleSearch.Trigger
 
@@ -402,8 +404,13 @@ def wanted_titles():
     waiting = Title.objects.in_library().filter(
         magnet="", info_hash__isnull=True, status=Status.PENDING
     )
-    due = waiting.filter(release_search__next_at__lte=now) | waiting.filter(
-        release_search__isnull=True
+    stuck = now - STUCK_AFTER
+    due = (
+        waiting.filter(release_search__next_at__lte=now)
+        | waiting.filter(release_search__isnull=True)
+        | waiting.filter(
+            release_search__state=State.SEARCHING, release_search__started_at__lt=stuck
+        )
     )
     return due.distinct().order_by("added_at")
 
@@ -446,4 +453,21 @@ def _when_wanted(title_pk: int) -> None:
         return
     if not Indexer.objects.filter(enabled=True).exists():
         return
-    find_releases(title, trigger=Trigger.WANTED, get_best=True)
+    begin(title, trigger=Trigger.WANTED, get_best=True)
+    # A job, not a thread: the title may come from a command or a request whose process ends
+    # before the search does; the job worker (in the engine process) sees it through.
+    try:
+        search_wanted.enqueue(title_pk)
+    except Exception:
+        log.exception("could not queue the release search of title %s", title_pk)
+
+
+@task()
+def search_wanted(title_id: int) -> str:
+    """The background job: ``search_wanted.enqueue(pk)`` searches a wanted title and starts
+    its best release."""
+    try:
+        row = run_title_search(title_id)
+    finally:
+        close_old_connections()
+    return row.outcome if row is not None else "The title is gone."

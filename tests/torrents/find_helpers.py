@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.core.cache import cache as django_cache
 
+from plank.jobs import JobWorker
 from plank.live import cache
 from tests.torrents.conftest import wait_for
 from tests.torrents.fake_torznab import FakeIndexer, FakeRelease, FakeTorznab, running
@@ -38,8 +39,17 @@ def fake(fresh_search: None) -> Iterator[FakeTorznab]:
         yield server
 
 
+@pytest.fixture
+def jobs() -> Iterator[JobWorker]:
+    """The job worker, as ``serve`` runs it (wanted titles are searched by a job)."""
+    worker = JobWorker(interval=0.1)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
 def wait_until(predicate: Callable[[], object], timeout: float = 15, what: str = "it") -> object:
     return wait_for(predicate, timeout, what, interval=0.05)
 
 
-__all__ = ["FakeIndexer", "FakeRelease", "fake", "fresh_search", "release", "wait_until"]
+__all__ = ["FakeIndexer", "FakeRelease", "fake", "fresh_search", "jobs", "release", "wait_until"]

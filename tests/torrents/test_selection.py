@@ -186,3 +186,9 @@ def test_every_reason_adds_up_to_the_score() -> None:
     s = score(Candidate("Heat.1995.1080p.BluRay.DTS.x264-GRP"), Target(), rules())
     assert s.points == pytest.approx(sum(r.points for r in s.reasons))
     assert s.score == round(s.points)
+
+
+def test_an_indexers_own_minimum_of_seeders_counts_too() -> None:
+    c = Candidate("Heat.1995.1080p.BluRay.x264-GRP", seeders=4)
+    c.min_seeders = 10  # what Result carries from its indexer
+    assert score(c, Target(), rules(min_seeders=2)).rejected == "4 seeders, minimum 10"

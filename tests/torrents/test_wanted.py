@@ -23,8 +23,11 @@ from torrents import live, wanted
 from torrents.models import Download, TitleSearch
 from torrents.targets import TitleTarget, matches
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_reads")]
-fake, fresh_search = find_helpers.fake, find_helpers.fresh_search  # fixtures
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_reads", "jobs"),
+]
+fake, fresh_search, jobs = find_helpers.fake, find_helpers.fresh_search, find_helpers.jobs
 
 IMDB = "tt0133093"
 BEST = release(
@@ -241,3 +244,13 @@ def test_the_scheduler_runs_the_wanted_search(fake) -> None:
     title.refresh_from_db()
     assert title.info_hash == BEST.info_hash
     assert TitleSearch.objects.get(title=title).trigger == TitleSearch.Trigger.SCHEDULE
+
+
+def test_a_search_whose_process_died_can_be_run_again(client_owner: Client) -> None:
+    title = matrix()
+    TitleSearch.objects.create(
+        title=title, state="searching", started_at=timezone.now() - timedelta(minutes=10)
+    )
+    section = client_owner.get(f"/torrents/title/{title.pk}/", HTTP_HX_REQUEST="true")
+    assert "The search was interrupted" in section.content.decode()
+    assert title in wanted.wanted_titles()
