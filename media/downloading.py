@@ -10,12 +10,14 @@
 A title's download, when it has one, is the one-to-one row the torrents app hangs on
 ``title.download``; the library's Python code reads it only through :func:`download_of`, as a
 :class:`DownloadRow`, and its templates read only ``download.progress`` (the relation's name
-``download`` is part of this interface: ``select_related("download")``).
+``download`` is part of this interface: ``select_related("download")``). ``media.status`` turns
+the row into the one state a title shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -27,10 +29,18 @@ if TYPE_CHECKING:
 
 
 class DownloadRow(Protocol):
-    """What the library may read of a title's download."""
+    """What the library may read of a title's download (``media.status`` reads the state and
+    the progress columns)."""
 
     save_path: str
     progress: float
+    state: str  # metadata | vetting | downloading | paused | seeding | complete | error | no_peers
+    error: str  # why it failed, in words (state "error")
+    download_rate: int  # bytes per second
+    peers: int
+    eta: int | None  # seconds left, if known
+    progress_at: datetime | None  # when the progress columns were last written
+    searching_since: datetime  # when the current search for peers began
 
     @property
     def finished(self) -> bool: ...
