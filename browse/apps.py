@@ -14,7 +14,7 @@ class BrowseConfig(AppConfig):
     def ready(self) -> None:
         # Models can be imported only once the apps are loaded, hence the imports here. The
         # live declarations (browse/live.py) are imported by the live app, with every app's.
-        from browse import discover, matching, scheduled
+        from browse import discover, library_search, matching, scheduled
         from media.models import Title
         from plank import scheduler, system
         from plank.models import Preferences
@@ -29,6 +29,8 @@ class BrowseConfig(AppConfig):
             discover.tmdb_settings_saved, sender=Preferences, dispatch_uid="browse-prefs-new"
         )
         system.register(discover.health)
+        # TMDB's results beside the library's on /search/ (media cannot import browse).
+        library_search.register()
         system.register(matching.sync_health)
         # manage.py sync's work, on a timetable (the Tasks page shows and changes it).
         scheduler.register(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class MediaConfig(AppConfig):
@@ -10,7 +11,7 @@ class MediaConfig(AppConfig):
 
     def ready(self) -> None:
         # Models (and modules that use them) can be imported only once the apps are loaded.
-        from media import folder_tasks, watch
+        from media import folder_tasks, search_index, watch
         from plank import parts, scheduler, sections, system
 
         parts.register("watch", watch.WatchPart, roles=("engine",))
@@ -28,3 +29,5 @@ class MediaConfig(AppConfig):
         )
         sections.register("Library folders", "library-folders", order=20)
         system.register(folder_tasks.health)
+        # A migration that rebuilds media_title on SQLite drops the search index's triggers.
+        post_migrate.connect(search_index.after_migrate, sender=self, dispatch_uid="search-index")

@@ -59,7 +59,12 @@ class Title(models.Model):
 
     class Meta:
         ordering = ["-added_at", "-id"]
-        indexes = [models.Index(fields=["kind", "-added_at"])]
+        indexes = [
+            models.Index(fields=["kind", "-added_at"]),
+            # The library grid's other sorts, read a page at a time (media/library_pages.py).
+            models.Index(fields=["kind", "title", "id"], name="title_kind_name"),
+            models.Index(fields=["kind", "-year", "title", "id"], name="title_kind_year"),
+        ]
 
     def __str__(self) -> str:
         return self.display_title

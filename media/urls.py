@@ -1,9 +1,10 @@
 from django.urls import path
 
-from media import player, streaming, views
+from media import player, search_page, streaming, views
 
 urlpatterns = [
     path("", views.library_page, name="library"),
+    path("search/", search_page.search_view, name="search"),
     path("media/add", views.add, name="add"),
     path("media/<int:pk>/", views.title_detail, name="title"),
     path("media/<int:pk>/delete", views.delete, name="delete"),

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from media import downloading, library, live, playback
+from media import downloading, library, library_pages, live, playback
 from media.forms import AddMagnetForm
 from media.models import Kind, Title
 from plank.access import may_change
+
+PARTIALS = {"grid", "tabs", "page"}  # parts of the library page that htmx fetches alone
 
 
 def _kind(request: HttpRequest) -> str:
@@ -29,11 +33,16 @@ def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) ->
     if sort not in library.SORTS:
         sort = library.DEFAULT_SORT
     query = request.GET.get("q", "").strip()[:200]
+    after = library_pages.valid_cursor(request.GET.get("after", ""), sort)
+    until = library_pages.valid_cursor(request.GET.get("until", ""), sort) if after else ""
     base = reverse("library")
+    listing = {"type": kind, "sort": sort, "q": query}
     return {
         "grid_key": live.library_list(kind),
         "counts_key": live.COUNTS,
-        "grid_url": f"{base}?{urlencode({'partial': 'grid', 'type': kind, 'sort': sort, 'q': query})}",
+        "grid_url": f"{base}?{urlencode({'partial': 'grid', **listing})}",
+        "page_base": f"{base}?{urlencode({'partial': 'page', **listing})}&",
+        "link_base": f"{base}?{urlencode(listing)}&",
         "tabs_url": f"{base}?{urlencode({'partial': 'tabs', 'type': kind})}",
         "nav": "library",
         "kind": kind,
@@ -41,8 +50,20 @@ def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) ->
         "sort": sort,
         "sorts": [("added", "Recently added"), ("title", "Title"), ("year", "Year")],
         "query": query,
-        "titles": library.titles(kind, sort=sort, query=query),
-        "counts": library.counts(),
+        "page_after": after,
+        "page_until": until,
+        # Lazy: read only when the cached fragments must be rendered anew.
+        "page": SimpleLazyObject(
+            lambda: library_pages.page(
+                kind,
+                sort,
+                after=after,
+                until=until,
+                size=settings.PLANK_LIBRARY_PAGE_SIZE,
+                query=query,
+            )
+        ),
+        "counts": SimpleLazyObject(library.counts),
         "form": form or AddMagnetForm(initial={"type": kind}),
         "positions": playback.continue_watching(request.user),
     }
@@ -54,7 +75,7 @@ def library_page(request: HttpRequest) -> HttpResponse:
     partial = request.GET.get("partial")
     if request.htmx and request.htmx.target == "library-grid":
         partial = "grid"  # the filter box: its pushed URL stays a whole page's URL
-    if request.htmx and not request.htmx.history_restore_request and partial in {"grid", "tabs"}:
+    if request.htmx and not request.htmx.history_restore_request and partial in PARTIALS:
         return render(request, f"media/library.html#{partial}", context)
     return render(request, "media/library.html", context)
 
