@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 # Paths served before the owner account exists: the health probe, static files, first run.
-FIRST_RUN_OPEN = ("/healthz", "/static/", "/setup/")
+FIRST_RUN_OPEN = ("/healthz", "/static/", "/setup/", "/favicon.ico")
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):

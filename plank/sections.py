@@ -26,3 +26,4 @@ def sections() -> list[Section]:
 
 
 register("General", "preferences", order=0)
+register("Setup", "setup-checklist", order=90)  # plank/setup.py: the first-run steps, again

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from plank import task_views, views
+from plank import icons, setup, task_views, views
 
 urlpatterns = [
     path("", include("media.urls")),
@@ -21,6 +21,10 @@ urlpatterns = [
     path("settings/", views.preferences, name="preferences"),
     path("settings/library/", include("media.folder_urls")),
     path("setup/", views.first_run, name="setup"),
+    # the setup after the first run (issue 12): its checklist, and each step
+    path("setup/checklist/", setup.checklist, name="setup-checklist"),
+    path("setup/<slug:slug>/", setup.step, name="setup-step"),
+    path("favicon.ico", icons.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
     path(
         "accounts/login/",

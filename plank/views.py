@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from plank import cache_admin
+from plank import cache_admin, setup
 from plank import system as system_health
 from plank.access import admin_required, is_admin
 from plank.forms import OwnerForm, PreferencesForm
@@ -26,14 +26,15 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def first_run(request: HttpRequest) -> HttpResponse:
-    """Create the owner account when no user exists yet; afterwards this page is gone."""
+    """Create the owner account when no user exists yet, then go on to the setup
+    (plank/setup.py); afterwards this page is gone."""
     if get_user_model().objects.exists():
         return redirect("library")
     form = OwnerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("library")
+        return redirect("setup-step", slug=setup.STEPS[0].slug)  # then the rest of the setup
     return render(request, "plank/first_run.html", {"form": form})
 
 

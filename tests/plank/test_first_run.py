@@ -26,7 +26,7 @@ def test_setup_creates_the_owner_and_logs_in() -> None:
         "/setup/",
         {"username": "anna", "password1": "a long pass phrase", "password2": "a long pass phrase"},
     )
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/setup/tmdb/"  # the setup
     anna = User.objects.get()
     assert anna.username == "anna" and anna.is_superuser and anna.is_staff
     assert client.get("/").status_code == 200  # logged in

@@ -11,7 +11,7 @@ from django.urls.converters import get_converters
 
 from tests.factories import PASSWORD
 
-OPEN = {"/healthz", "/accounts/login/", "/accounts/logout/", "/setup/"}
+OPEN = {"/healthz", "/accounts/login/", "/accounts/logout/", "/setup/", "/favicon.ico"}
 
 
 def _walk(patterns, prefix: str = ""):
