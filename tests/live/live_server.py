@@ -176,11 +176,14 @@ def start_server(
     control: bool = False,
     port: int | None = None,
     timeout: float = 30,
+    workers: int = 1,
 ) -> Server:
-    """Start a server (on a free port by default) and wait until it accepts connections."""
+    """Start a server (on a free port by default) and wait until it accepts connections.
+
+    ``workers``: daphne processes (``serve --workers N``); one unless a test asks for more."""
     port = port or free_port()
     log_path = Path(env["PLANK_DATA_DIR"]) / f"serve-{port}.log"
-    args = ["--port", str(port)] + (["--web-only"] if web_only else [])
+    args = ["--port", str(port), "--workers", str(workers)] + (["--web-only"] if web_only else [])
     command = (
         [sys.executable, "-m", "tests.live.live_server", *args]
         if control

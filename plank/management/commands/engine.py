@@ -20,4 +20,5 @@ class Command(ServeCommand):
         parser.add_argument("--port", type=int, default=8001)
 
     def handle(self, *args, host: str, port: int, **options) -> None:
-        super().handle(*args, host=host, port=port, web_only=False, **options)
+        # One process: the engine and the jobs must run exactly once.
+        super().handle(*args, host=host, port=port, web_only=False, workers=1, **options)
