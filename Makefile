@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+SCREENSHOTS ?= data/screenshots
 
-.PHONY: run test setup migrate static lint bench clean
+.PHONY: run test setup migrate static lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,10 @@ lint: setup
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# every page at 1366x900 and 390x844, from a seeded throwaway server (tests/browser/screenshots.py)
+screenshots: setup
+	$(BIN)/python -m tests.browser.screenshots --out $(SCREENSHOTS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

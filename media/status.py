@@ -150,9 +150,10 @@ def _downloading(title: Title, d: DownloadRow, now: datetime) -> TitleStatus:
         who = (
             f"{d.peers} peer{'s' if d.peers != 1 else ''} connected" if d.peers else "no peers yet"
         )
-        since = timesince(d.searching_since, now, depth=1)
+        waited = now - d.searching_since >= timedelta(minutes=1)
+        since = f", for {timesince(d.searching_since, now, depth=1)}" if waited else ""
         return TitleStatus(
-            METADATA, f"Asking the swarm for the list of files ({who}, for {since}).", None, key
+            METADATA, f"Asking the swarm for the list of files ({who}{since}).", None, key
         )
     if d.state == _D_NO_PEERS:
         reason = title.status_detail or "No peers found for this magnet yet."

@@ -60,6 +60,13 @@ def test_fetching_metadata_says_who_it_asks() -> None:
     assert s.live_key == f"download/{title.pk}"
 
 
+def test_fetching_metadata_just_started_says_no_time() -> None:
+    title = make_title(magnet=MATRIX, status=Status.PENDING)
+    make_download(title, state="metadata", peers=2, searching_since=NOW - timedelta(seconds=20))
+    s = status_of(fresh(title), NOW)
+    assert s.reason == "Asking the swarm for the list of files (2 peers connected)."
+
+
 def test_no_peers_for_the_magnet_is_waiting_for_peers_with_what_to_do() -> None:
     title = make_title(magnet=MATRIX, status=Status.PENDING)
     title.set_status(Status.PENDING, "No peers found for this magnet yet.")
