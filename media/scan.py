@@ -42,8 +42,9 @@ from media.scan_apply import (
     update_video,
     video_for_subtitle,
 )
-from media.scan_files import Examined, Found, Walked, examine, walk
-from media.scan_names import identify, is_sample
+from media.scan_files import Examined, Found, Walked, walk
+from media.scan_names import Identity, identify, is_sample
+from media.scan_worker import look
 from plank.live.events import emit, push
 from plank.scheduler import Run
 from plank.words import ago
@@ -190,28 +191,33 @@ class Scanner:
         self.finish(State.DONE, outcome_words(self.counts, time.monotonic() - self.started))
 
     def _examine(self, plan: Plan, files: list[Found]) -> bool:
-        """Examine ``files`` on a pool of threads and record each; False when cancelled."""
+        """Examine ``files`` on a pool of threads and record each; False when cancelled.
+
+        Threads, not processes: FFmpeg releases the GIL while it reads, and measured here
+        (bench/bench_scan.py) two threads examine a file in half the time of one, while worker
+        processes (forkserver) were slower still than one thread."""
         if not files:
             return True
         workers = max(int(settings.PLANK_SCAN_PROBE_WORKERS), 1)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="plank-scan")
-        pending: set[Future[Examined]] = set()
+        pending: set[Future[tuple[Examined, Identity | None]]] = set()
         todo = iter(files)
-        batch: list[Examined] = []
+        batch: list[tuple[Examined, Identity | None]] = []
+        root, kind = str(self.root), self.folder.kind
         try:
             while True:
                 while len(pending) < workers * 4:
                     found = next(todo, None)
                     if found is None:
                         break
-                    pending.add(pool.submit(examine, self.root, found))
+                    pending.add(pool.submit(look, root, found, kind))
                 if not pending:
                     break
                 finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in finished:
                     batch.append(future.result())
                     self.counts["probed"] += 1
-                    self.current = batch[-1].found.rel
+                    self.current = batch[-1][0].found.rel
                 if len(batch) >= BATCH or (batch and not pending):
                     self._record(plan, batch)
                     batch = []
@@ -224,14 +230,14 @@ class Scanner:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _record(self, plan: Plan, batch: list[Examined]) -> None:
+    def _record(self, plan: Plan, batch: list[tuple[Examined, Identity | None]]) -> None:
         if not batch:
             return
         with transaction.atomic():
-            for seen in batch:
-                self._one(plan, seen)
+            for seen, identity in batch:
+                self._one(plan, seen, identity)
 
-    def _one(self, plan: Plan, seen: Examined) -> None:
+    def _one(self, plan: Plan, seen: Examined, identity: Identity | None) -> None:
         rel = seen.found.rel
         known = plan.changed.get(rel)
         if seen.error:
@@ -242,7 +248,8 @@ class Scanner:
                 known.mtime_ns = None  # looked at again next time
                 known.save(update_fields=["scan_note", "mtime_ns"])
             return
-        ScanProblem.objects.filter(folder=self.folder, path=rel).delete()
+        if rel in plan.problem_paths:  # it was a problem before: not any more
+            ScanProblem.objects.filter(folder=self.folder, path=rel).delete()
         moved = self._moved_from(plan, seen) if known is None else None
         if moved is not None:
             old = (
@@ -257,7 +264,7 @@ class Scanner:
         if seen.found.role == "subtitle":
             self._subtitle(seen, known)
             return
-        identity = identify(rel, self.folder.kind)
+        identity = identity or identify(rel, self.folder.kind)
         if known is not None:
             update_video(known, identity, seen)
             self.counts["updated"] += 1
@@ -329,13 +336,19 @@ class Scanner:
 
 def sort_out(folder: LibraryFolder, walked: Walked, full: bool, counts: dict[str, int]) -> Plan:
     """What the walk found, against what the library knows: what to open, what is unchanged,
-    what came back, what vanished, what may have moved."""
+    what came back, what vanished, what may have moved. Known files are compared as plain
+    tuples; rows are loaded only for the few that changed, came back or vanished."""
     plan = Plan()
-    known = {f.path: f for f in MediaFile.objects.filter(folder=folder)}
+    rows = MediaFile.objects.filter(folder=folder).values_list(
+        "path", "pk", "size", "mtime_ns", "missing_since"
+    )
+    known = {path: (pk, size, mtime, missing) for path, pk, size, mtime, missing in rows}
     problems = {
         p.path: (p.size, p.mtime_ns, p.ctime_ns) for p in ScanProblem.objects.filter(folder=folder)
     }
     seen_paths = set()
+    changed: dict[str, int] = {}
+    returned: list[int] = []
     for found in walked.files:
         seen_paths.add(found.rel)
         file = known.get(found.rel)
@@ -343,12 +356,13 @@ def sort_out(folder: LibraryFolder, walked: Walked, full: bool, counts: dict[str
             plan.problems.append((found.rel, "a sample clip, not the film or episode", found))
             continue
         if file is not None:
-            if not full and (file.size, file.mtime_ns) == (found.size, found.mtime_ns):
+            pk, size, mtime, missing = file
+            if not full and (size, mtime) == (found.size, found.mtime_ns):
                 counts["unchanged"] += 1
-                if file.missing_since is not None:
-                    plan.returned.append(file)
+                if missing is not None:
+                    returned.append(pk)
                 continue
-            plan.changed[found.rel] = file
+            changed[found.rel] = pk
         elif not full and problems.get(found.rel) == (
             found.size,
             found.mtime_ns,
@@ -360,12 +374,17 @@ def sort_out(folder: LibraryFolder, walked: Walked, full: bool, counts: dict[str
         (plan.examine_videos if found.role == "video" else plan.examine_subtitles).append(found)
     for rel, reason in walked.reasons.items():
         plan.problems.append((rel, reason, walked.problems.get(rel)))
-    unreadable = [u + "/" for u in walked.unreadable]
-    for path, file in known.items():
-        if path in seen_paths or any(path.startswith(u) for u in unreadable):
-            continue
-        if file.missing_since is None:
-            plan.vanished[path] = file
+    unreadable = tuple(u + "/" for u in walked.unreadable)
+    vanished = [
+        pk
+        for path, (pk, _size, _mtime, missing) in known.items()
+        if missing is None and path not in seen_paths and not path.startswith(unreadable)
+    ]
+    loaded = MediaFile.objects.in_bulk([*changed.values(), *returned, *vanished])
+    plan.changed = {rel: loaded[pk] for rel, pk in changed.items()}
+    plan.returned = [loaded[pk] for pk in returned]
+    plan.vanished = {loaded[pk].path: loaded[pk] for pk in vanished}
+    plan.problem_paths = set(problems)
     plan.stale_problems = [p for p in problems if p not in seen_paths and p not in walked.reasons]
     # Moves: files that vanished here, or went missing anywhere, by size.
     for file in list(plan.vanished.values()) + list(
@@ -390,6 +409,7 @@ class Plan:
         self.by_size: dict[int, list[MediaFile]] = {}
         self.problems: list[tuple[str, str, Found | None]] = []
         self.keep_problems: set[str] = set()
+        self.problem_paths: set[str] = set()  # paths with a problem recorded before this scan
         self.stale_problems: list[str] = []
 
 

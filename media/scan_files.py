@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from media.probe import CODEC_LABELS, CONTAINER_LABELS, ProbeError, ProbeResult, probe
 from media.subtitles import SubtitleError, parse, read_subtitle_text
@@ -31,8 +31,7 @@ VIDEO_EXTENSIONS = frozenset(
 SUBTITLE_EXTENSIONS = frozenset({".srt", ".ass", ".ssa", ".vtt"})
 HASH_CHUNK = 64 * 1024
 PROBE_TIMEOUT = 20.0  # seconds FFmpeg may read one file (a stalled share, a file being written)
-RECENT_NS = 3_000_000_000  # a file modified this recently may still be being written...
-SETTLE_SECONDS = 0.2  # ...so it is looked at twice, this far apart
+SETTLE_SECONDS = 0.2  # a file that changed while it was read is looked at again this much later
 CHANGING = (
     "it kept changing while Plank read it (still being copied?); it is looked at again next scan"
 )
@@ -62,7 +61,7 @@ class Walked:
 
 
 def role_of(name: str) -> str | None:
-    suffix = PurePosixPath(name).suffix.lower()
+    suffix = os.path.splitext(name)[1].lower()
     if suffix in VIDEO_EXTENSIONS:
         return "video"
     if suffix in SUBTITLE_EXTENSIONS:
@@ -193,31 +192,22 @@ class Examined:
 
 
 def examine(root: Path, found: Found, *, attempts: int = 2) -> Examined:
-    """Open one file: hash, probe (videos) or parse (subtitles), and check it held still."""
+    """Open one file: hash, probe (videos) or parse (subtitles), and check it held still: its
+    size and time must be those the walk saw, before and after it is read. One that changed is
+    looked at once more a moment later; one that keeps changing (still being copied in) is not
+    added, and the next scan (the watch asks for one when the copy goes on) looks again."""
     path = root / found.rel
+    expected = (found.size, found.mtime_ns)
     for _attempt in range(attempts):
-        if not _being_written(path):
-            result = _examine_once(path, found)
-            if not result.changing:
-                return result
+        result = _examine_once(path, found, expected)
+        if not result.changing:
+            return result
+        expected = (result.size, result.mtime_ns)
         time.sleep(SETTLE_SECONDS)
     return Examined(found, error=CHANGING, changing=True)
 
 
-def _being_written(path: Path) -> bool:
-    """A file written in the last moments that grows while we look: being copied in."""
-    try:
-        first = os.stat(path)
-        if time.time_ns() - first.st_mtime_ns > RECENT_NS:
-            return False
-        time.sleep(SETTLE_SECONDS)
-        second = os.stat(path)
-    except OSError:
-        return False
-    return (first.st_size, first.st_mtime_ns) != (second.st_size, second.st_mtime_ns)
-
-
-def _examine_once(path: Path, found: Found) -> Examined:
+def _examine_once(path: Path, found: Found, expected: tuple[int, int]) -> Examined:
     result = Examined(found)
     try:
         before = os.stat(path)
@@ -226,6 +216,9 @@ def _examine_once(path: Path, found: Found) -> Examined:
             before.st_mtime_ns,
             before.st_ctime_ns,
         )
+        if (before.st_size, before.st_mtime_ns) != expected:
+            result.changing = True  # written to since it was last looked at: not read now
+            return result
         result.hash = partial_hash(path, before.st_size)
         if found.role == "video":
             result.info = probe(path, timeout=PROBE_TIMEOUT)

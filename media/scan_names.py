@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
-from media.models import Kind
 from media.release_names import Release, parse_release_name
+
+MOVIE, TV = "movie", "tv"  # media.models.Kind's values; no models here: scan workers import this
 
 _SEASON_DIR = re.compile(
     r"^(?:season|series|saison|staffel|temporada|stagione|s)[ ._-]*(\d{1,3})(?:\D|$)", re.I
@@ -30,6 +32,7 @@ _GENERIC = re.compile(
     r"^(?:cd|disc|disk|dvd|part|pt)[ ._-]*\d{1,2}$|^(?:video|movie|film|main|feature|untitled)$",
     re.I,
 )
+_EPISODE_CODE = re.compile(r"(?:^|[^a-z0-9])s\d{1,2}[ ._-]?e\d{1,3}", re.I)
 _SAMPLE = re.compile(r"(?:^|[ ._\-\[(])sample(?:$|[ ._\-\])])", re.I)
 
 
@@ -48,12 +51,12 @@ class Identity:
 
     @property
     def is_extra(self) -> bool:
-        return self.kind == Kind.TV and self.episode is None
+        return self.kind == TV and self.episode is None
 
     def describe(self) -> str:
         """``Breaking Bad S01E02``, ``The Matrix (1999)``, ``Breaking Bad (an extra)``."""
         name = f"{self.title} ({self.year})" if self.year else self.title
-        if self.kind == Kind.MOVIE:
+        if self.kind == MOVIE:
             return name
         if self.episode is None:
             return f"{name} (an extra)"
@@ -64,6 +67,8 @@ class Identity:
 
 
 def is_sample(name: str) -> bool:
+    if "sample" not in name.lower():
+        return False  # the common case, without building a path
     return bool(_SAMPLE.search(PurePosixPath(name).stem))
 
 
@@ -83,29 +88,37 @@ def identify(relative: str, folder_kind: str) -> Identity:
     return _movie(parts)
 
 
+@lru_cache(maxsize=8192)
+def _parse(name: str) -> Release:
+    """A folder's name is parsed once per scan process, whatever its number of files."""
+    return parse_release_name(name)
+
+
 def _movie(parts: tuple[str, ...]) -> Identity:
     stem = PurePosixPath(parts[-1]).stem
-    own = parse_release_name(stem)
     folder = None
     for name in reversed(parts[:-1]):  # the nearest folder with a real name
-        parsed = parse_release_name(name)
+        parsed = _parse(name)
         if _real(parsed) and not _EXTRAS_DIR.match(name):
             folder = parsed
             break
     note = ""
-    if own.kind == "tv" and own.episodes:
+    if _EPISODE_CODE.search(stem):
         note = "its name looks like an episode, but it is in a movies folder"
-    if folder is not None and (folder.year or not _real(own)):
+    if folder is not None and folder.year:
         # "Title (Year)/..." is the curated name (the layout Plex, Jellyfin and Radarr use)
-        return Identity(Kind.MOVIE, folder.title, folder.year or own.year, note=note)
-    return Identity(Kind.MOVIE, own.title if _real(own) else stem, own.year, note=note)
+        return Identity(MOVIE, folder.title, folder.year, note=note)
+    own = parse_release_name(stem)
+    if folder is not None and not _real(own):
+        return Identity(MOVIE, folder.title, own.year, note=note)
+    return Identity(MOVIE, own.title if _real(own) else stem, own.year, note=note)
 
 
 def _episode(parts: tuple[str, ...]) -> Identity:
     stem = PurePosixPath(parts[-1]).stem
     own = parse_release_name(stem)
     dirs = parts[:-1]
-    show = parse_release_name(dirs[0]) if dirs else None
+    show = _parse(dirs[0]) if dirs else None
     if show is not None and _real(show):
         title, year = show.title, show.year
     else:
@@ -120,7 +133,7 @@ def _episode(parts: tuple[str, ...]) -> Identity:
     if episodes and season is None:
         season = 1  # absolute numbering (anime): season 1
     note = "" if episodes else "an extra of the show: no episode number in its name"
-    return Identity(Kind.TV, title, year, season, episodes, note)
+    return Identity(TV, title, year, season, episodes, note)
 
 
 def _season_from_dirs(dirs: tuple[str, ...]) -> int | None:

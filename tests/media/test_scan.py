@@ -375,7 +375,7 @@ def test_cancel_stops_within_a_second_and_the_next_scan_goes_on(
     tmp_path: Path, media: dict[str, Path], data_dir: Path, fresh_reads, settings
 ) -> None:
     settings.PLANK_SCAN_PROBE_WORKERS = 1
-    movie_folder(tmp_path / "films", media, 60)
+    library_dirs.numbered_movies(tmp_path / "films", media, 400)
     folder = make_folder(tmp_path / "films", "movies")
     done: list[Scan] = []
 
@@ -403,10 +403,10 @@ def test_cancel_stops_within_a_second_and_the_next_scan_goes_on(
     assert cancelled.state == State.CANCELLED
     assert "still to look at" in cancelled.outcome
     recorded = MediaFile.objects.filter(folder=folder).count()
-    assert recorded == cancelled.added < 60
+    assert recorded == cancelled.added < 400
     assert not MediaFile.objects.filter(missing_since__isnull=False).exists()
 
     rest = scan_folder(folder)
     assert rest.state == State.DONE
-    assert (rest.unchanged, rest.added) == (recorded, 60 - recorded)
-    assert MediaFile.objects.filter(folder=folder).count() == 60
+    assert (rest.unchanged, rest.added) == (recorded, 400 - recorded)
+    assert MediaFile.objects.filter(folder=folder).count() == 400

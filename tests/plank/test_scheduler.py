@@ -21,6 +21,7 @@ from plank import scheduler
 from plank.live.models import Outbox
 from plank.models import ScheduledTask, SchedulerLease, TaskRun
 from plank.scheduler import Run, Scheduler, SchedulerPart, execute
+from tests.conftest import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_reads")]
 
@@ -269,17 +270,6 @@ def test_outbox_prune_and_database_upkeep_run(settings) -> None:
         assert "PRAGMA optimize" in outcome
     else:
         assert "ANALYZE" in outcome
-
-
-def database_url() -> str:
-    """The URL of the test database, for another process."""
-    from django.db import connection  # the test database's settings are known only by now
-
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 SERVE = """
