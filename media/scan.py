@@ -86,8 +86,8 @@ class Scanner:
         self._cancelled = False
         self._shelf: Shelf | None = None
         self._videos: dict[str, MediaFile] | None = None
-        # the channel layer reaches other processes' pages only when shared (Redis)
-        self._pushes_reach_pages = bool(settings.REDIS_URL) or bool(settings.PLANK_ROLES)
+        # Pushes reach other processes' pages only through a shared channel layer (Redis).
+        self._pushes_reach_pages = bool(settings.REDIS_URL)
 
     # -- progress and cancel --
 
@@ -147,8 +147,9 @@ class Scanner:
                 current=self.current[:1000], heartbeat_at=timezone.now(), **self.counts
             )
             if not self._pushes_reach_pages and now - self._last["emit"] >= EMIT_SECONDS:
-                # A command's pushes reach no page without a shared channel layer: name the
-                # progress element stale instead (pages refetch it), every two seconds at most.
+                # Without a shared channel layer the pushes reach only this process's sockets
+                # (none, for a command): name the progress element stale instead, so the pages
+                # of every process refetch it, every two seconds at most.
                 self._last["emit"] = now
                 emit((*live.folder_page(self.folder.pk), "progress"))
 

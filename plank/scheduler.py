@@ -56,6 +56,7 @@ PUSH_SECONDS = 0.5  # progress frames at most this often
 WRITE_SECONDS = 2.0  # progress written to the run's row at most this often
 CANCEL_CHECK_SECONDS = 0.25  # how often ``run.cancelled`` asks the database
 HEARTBEAT_SECONDS = 5.0  # how often a process says its runs are alive
+EMIT_SECONDS = 5.0  # without Redis, how often a running task names the Tasks page stale
 ORPHAN_SECONDS = 30.0  # a running run without a heartbeat this long lost its process
 
 State = TaskRun.State
@@ -252,6 +253,7 @@ class Run:
         self._clock = clock
         self._lock = threading.Lock()
         self._last_push = self._last_write = self._last_check = -math.inf
+        self._last_emit = -math.inf
         self._rate_from: tuple[float, int] | None = None
 
     def progress(self, done: int, total: int | None = None, text: str = "") -> None:
@@ -307,10 +309,16 @@ class Run:
 
     def _write(self) -> None:
         # Progress rows change every few seconds: written with update() and shown through the
-        # pushed frames, not announced (the page would refetch every two seconds).
+        # pushed frames, not announced (the page would refetch every two seconds)...
         TaskRun.objects.filter(pk=self.id).update(
             done=self.done, total=self.total, text=self.text, heartbeat_at=timezone.now()
         )
+        now = self._clock()
+        if not settings.REDIS_URL and now - self._last_emit >= EMIT_SECONDS:
+            # ...but without a shared channel layer the pushes reach only this process's
+            # sockets: name the Tasks page stale now and then, so every process's pages refetch.
+            self._last_emit = now
+            emit(TASKS)
 
 
 def progress_data(

@@ -306,3 +306,17 @@ def test_a_scanned_film_plays_with_its_own_subtitles(
     stream = client_member.get(f"/media/{title.pk}/stream", HTTP_RANGE="bytes=0-99")
     assert stream.status_code == 206, "the household's own file streams from its folder"
     assert (root / "Heat (1995)" / "Heat.1995.en.srt").read_text().startswith("1\n"), "untouched"
+
+
+def test_a_missing_file_says_so_on_its_title_page(
+    client_member: Client, tmp_path: Path, media: dict[str, Path], data_dir: Path
+) -> None:
+    root = tmp_path / "films"
+    film = place(media["mp4"], root / "Heat (1995)" / "Heat.1995.mp4")
+    folder = make_folder(root, "movies")
+    scan_folder(folder)
+    film.unlink()
+    scan_folder(folder)
+    title = Title.objects.get()
+    page = client_member.get(title.get_absolute_url()).content.decode()
+    assert ">missing</span>" in page and "(was at Heat (1995)/Heat.1995.mp4)" in page
