@@ -65,7 +65,7 @@ def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) ->
         ),
         "counts": SimpleLazyObject(library.counts),
         "form": form or AddMagnetForm(initial={"type": kind}),
-        "positions": playback.continue_watching(request.user),
+        "positions": SimpleLazyObject(lambda: playback.continue_watching(request.user)),
     }
 
 
