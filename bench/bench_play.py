@@ -23,6 +23,7 @@ Goal: under 3 s. Playback starts muted (no autoplay policy in the way).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import django  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from media.remux import remux_to_mp4  # noqa: E402
@@ -137,6 +139,10 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="plank-bench-play-"))
+    # Making the film (media.remux) reads Plank's settings: this process's own, in the work dir.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "plank.settings")
+    os.environ.setdefault("PLANK_DATA_DIR", str(work / "maker"))
+    django.setup()
     fake = FakeTorznab([FakeIndexer("local", "Local")]).start()
     env = base_env(work / "data")
     manage(env, "migrate", "--noinput", "-v", "0")

@@ -23,8 +23,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
-from django.db import close_old_connections
+from django.db import connections
 from django.utils import timezone
 
 from media.release_names import Release, parse_release_name
@@ -165,11 +166,19 @@ class FeedAnswer:
     took: float
 
 
+# Parsing names is CPU work (a few ms each): feeds that answer together take turns, so the
+# first to answer is shown first instead of every feed finishing late together (the GIL would
+# interleave them), and a name seen on several indexers is parsed once.
+_parsing = threading.Lock()
+_parse = lru_cache(maxsize=8192)(parse_release_name)
+
+
 def fetch_feed(endpoint: Endpoint, params: dict[str, str]) -> FeedAnswer:
     """The upstream call behind a cache key: one request, health recorded, names parsed."""
     started = time.monotonic()
     items = indexers.query(endpoint, params)
-    hits = tuple(Hit(item, parse_release_name(item.title)) for item in items)
+    with _parsing:
+        hits = tuple(Hit(item, _parse(item.title)) for item in items)
     return FeedAnswer(hits, time.monotonic() - started)
 
 
@@ -310,7 +319,7 @@ def _search_indexer(query: Query, indexer_pk: int, run: Run, job: tuple[int, str
                 _pool.submit(_search_feed, query, endpoint, got is not None, run, feed_job)
     finally:
         _release(run, job)
-        close_old_connections()
+        connections.close_all()  # a pool thread holds no connection between jobs
 
 
 def _keep_answered(digest: str, endpoint: Endpoint, answer: FeedAnswer, note: str = "") -> None:
@@ -378,7 +387,7 @@ def _search_feed(
         answered = True
     finally:
         _release(run, job, answered)
-        close_old_connections()
+        connections.close_all()  # a pool thread holds no connection between jobs
 
 
 def wait(run: Run, timeout: float) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from django_tasks import task
 
@@ -200,7 +200,7 @@ def _search_in_background(title_pk: int) -> None:
         )
         emit(live.title_releases(title_pk))  # a QuerySet.update: the declaration does not see it
     finally:
-        close_old_connections()
+        connections.close_all()  # a pool thread holds no connection between jobs
 
 
 def _wanted(title: Title) -> bool:
@@ -392,7 +392,7 @@ def _fall_back(title_pk: int, name: str, reason: str) -> None:
     except Exception:
         log.exception("the fallback of title %s failed", title_pk)
     finally:
-        close_old_connections()
+        connections.close_all()  # a pool thread holds no connection between jobs
 
 
 # --------------------------------------------------------------------------- the schedule
@@ -466,8 +466,5 @@ def _when_wanted(title_pk: int) -> None:
 def search_wanted(title_id: int) -> str:
     """The background job: ``search_wanted.enqueue(pk)`` searches a wanted title and starts
     its best release."""
-    try:
-        row = run_title_search(title_id)
-    finally:
-        close_old_connections()
+    row = run_title_search(title_id)
     return row.outcome if row is not None else "The title is gone."

@@ -257,12 +257,14 @@ def test_filters_sorts_and_pages(fake) -> None:
 
 def test_the_search_page_shows_results_states_and_badges(fake, client_member: Client) -> None:
     three_indexers(fake)
+    query = search.Query(text="matrix")
     page = client_member.get("/torrents/", {"q": "matrix"})
-    html = page.content.decode()
     assert page.status_code == 200
-    assert f'data-live-key="torrents/results/{search.Query(text="matrix").digest}"' in html
+    assert f'data-live-key="torrents/results/{query.digest}"' in page.content.decode()
+    wait_until(lambda: states(search.snapshot(query))["Fast"].startswith("answered"), 5, "Fast")
+    html = client_member.get("/torrents/", {"q": "matrix"}).content.decode()
     assert M1080.title in html and "Fast" in html
-    assert "searching…" in html  # the slow one is still on its way
+    assert "searching…" in html  # the slow one is still on its way (2 s)
     search.wait(search.start(search.Query(text="matrix")), 10)
     partial = client_member.get(
         "/torrents/", {"q": "matrix", "partial": "results"}, HTTP_HX_REQUEST="true"
