@@ -111,7 +111,15 @@ def add_new(result: Result, kind: str, user) -> library.AddResult:
 def attach(title: Title, result: Result) -> Title:
     """Give ``title`` the release of ``result``; a release it had that failed is dropped
     first (its download, and what it wrote). Raises GrabError."""
-    resolved = resolve(result)
+    return _attach(title, resolve(result))
+
+
+def attach_magnet(title: Title, magnet: Magnet) -> Title:
+    """Give ``title`` a release known by its magnet (a request's pick). Raises GrabError."""
+    return _attach(title, Resolved(magnet))
+
+
+def _attach(title: Title, resolved: Resolved) -> Title:
     with transaction.atomic():
         title = Title.objects.select_for_update().get(pk=title.pk)
         if Download.objects.filter(title=title).exists():
