@@ -14,6 +14,7 @@ from media.models import LibraryFolder, Scan
 from media.scan_queue import scan_folders
 from plank.scheduler import Run
 from plank.system import Check
+from plank.words import ago
 
 
 def rescan_all(run: Run) -> str:
@@ -44,14 +45,17 @@ def health() -> Check:
         return Check("Library folders", True, "none yet: add one under Settings → Library folders")
     failed = [f for f in folders if f.watch_state == LibraryFolder.Watch.FAILED]
     details = [(f"{f.name}: can't watch", f.watch_detail) for f in failed]
-    table: list[list[object]] = [["folder", "files", "watch", "last scan"]]
     for f in folders:
         scan = last.get(f.pk)
-        said = "never scanned" if scan is None else f"{scan.get_state_display()}: {scan.outcome}"
+        said = (
+            "never scanned"
+            if scan is None
+            else f"{scan.get_state_display()} {ago(scan.finished_at or scan.requested_at)}: {scan.outcome}"
+        )
         files = f"{f.videos:,} videos" + (f", {f.missing:,} missing" if f.missing else "")
-        table.append([f"{f.name} ({f.path})", files, f.get_watch_state_display(), said])
+        details.append((f.name, f"{f.path} · {files} · {f.get_watch_state_display()} · {said}"))
     summary = f"{len(folders)} folder{'s' if len(folders) != 1 else ''}"
     if failed:
         verb = "is" if len(failed) == 1 else "are"
         summary += f"; {len(failed)} can't be watched and {verb} scanned on a timetable instead"
-    return Check("Library folders", not failed, summary, details=details, table=table)
+    return Check("Library folders", not failed, summary, details=details)

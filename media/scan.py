@@ -34,10 +34,10 @@ from media.models import LibraryFolder, MediaFile, Scan, ScanProblem
 from media.scan_apply import (
     Shelf,
     add_subtitle,
-    add_video,
     came_back,
     gone,
     move,
+    new_video,
     problem,
     update_video,
     video_for_subtitle,
@@ -235,10 +235,21 @@ class Scanner:
         if not batch:
             return
         with transaction.atomic():
+            added: list[MediaFile] = []
             for seen, identity in batch:
-                self._one(plan, seen, identity)
+                file = self._one(plan, seen, identity)
+                if file is not None:
+                    added.append(file)
+            if added:
+                MediaFile.objects.bulk_create(added)
+                # bulk_create sends no signals; the library's prefix names every list and
+                # every title page these new files show on.
+                emit(live.LIBRARY)
+                if self._videos is not None:
+                    self._videos.update({f.path: f for f in added})
 
-    def _one(self, plan: Plan, seen: Examined, identity: Identity | None) -> None:
+    def _one(self, plan: Plan, seen: Examined, identity: Identity | None) -> MediaFile | None:
+        """Record one examined file; a new video is returned (unsaved) for the batch insert."""
         rel = seen.found.rel
         known = plan.changed.get(rel)
         if seen.error:
@@ -248,34 +259,34 @@ class Scanner:
                 known.scan_note = seen.error[:300]
                 known.mtime_ns = None  # looked at again next time
                 known.save(update_fields=["scan_note", "mtime_ns"])
-            return
+            return None
         if rel in plan.problem_paths:  # it was a problem before: not any more
             ScanProblem.objects.filter(folder=self.folder, path=rel).delete()
         moved = self._moved_from(plan, seen) if known is None else None
         if moved is not None:
-            old = (
-                moved.path
-                if moved.folder_id == self.folder.pk
-                else f"{moved.folder.name}: {moved.path}"
+            here = moved.folder_id == self.folder.pk
+            if here:
+                plan.vanished.pop(moved.path, None)
+            move(
+                moved,
+                self.folder,
+                seen.found,
+                moved.path if here else f"{moved.folder.name}: {moved.path}",
             )
-            plan.vanished.pop(moved.path, None) if moved.folder_id == self.folder.pk else None
-            move(moved, self.folder, seen.found, old)
             self.counts["moved"] += 1
-            return
+            return None
         if seen.found.role == "subtitle":
             self._subtitle(seen, known)
-            return
+            return None
         identity = identity or identify(rel, self.folder.kind)
         if known is not None:
             update_video(known, identity, seen)
             self.counts["updated"] += 1
-            return
+            return None
         if self._shelf is None:
             self._shelf = Shelf(self.folder.title_kind)
-        file, _new_title = add_video(self.folder, self._shelf, identity, seen)
-        if self._videos is not None:
-            self._videos[rel] = file
         self.counts["added"] += 1
+        return new_video(self.folder, self._shelf, identity, seen)
 
     def _moved_from(self, plan: Plan, seen: Examined) -> MediaFile | None:
         for file in plan.by_size.get(seen.size, []):

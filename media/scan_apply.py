@@ -94,14 +94,13 @@ def _facts(info: ProbeResult) -> dict[str, object]:
     }
 
 
-def add_video(
-    folder: LibraryFolder, shelf: Shelf, identity: Identity, seen: Examined
-) -> tuple[MediaFile, bool]:
-    """A new video: its title (made if need be), its episode, its row. True when the title is new."""
+def new_video(folder: LibraryFolder, shelf: Shelf, identity: Identity, seen: Examined) -> MediaFile:
+    """A new video's row, not saved yet (the scan inserts a batch at once): its title (made if
+    need be) and its episode."""
     assert seen.info is not None
     name = PurePosixPath(seen.found.rel).name
-    title, new = shelf.title_for(identity, PurePosixPath(name).stem)
-    file = MediaFile.objects.create(
+    title, _new = shelf.title_for(identity, PurePosixPath(name).stem)
+    return MediaFile(
         title=title,
         episode=shelf.episode_for(title, identity),
         role=MediaFile.Role.VIDEO,
@@ -113,7 +112,6 @@ def add_video(
         scan_note=video_note(identity, seen.info),
         **_facts(seen.info),
     )
-    return file, new
 
 
 def update_video(file: MediaFile, identity: Identity, seen: Examined) -> None:

@@ -153,14 +153,12 @@ def health() -> Check:
         summary = f"running in {status.holder}"
         if failed:
             summary += f"; {len(failed)} task{'s' if len(failed) > 1 else ''} failed last time"
-    table: list[list[object]] = [["task", "every", "last run", "next run"]]
+    details = []
     now = timezone.now()
     for r in rows:
-        last = "never" if r.last is None else f"{r.last.get_state_display()}: {r.last.outcome}"
+        last = "never run" if r.last is None else f"last {r.last_words}: {r.last.outcome}"
         if r.current is not None:
             last = f"running: {r.progress_summary}"
-        upcoming = "—" if r.next_run_at is None else until(r.next_run_at, now)
-        table.append(
-            [r.task.label, duration_words(r.every.total_seconds(), exact=True), last, upcoming]
-        )
-    return Check(name="Scheduler", ok=status.alive and not failed, summary=summary, table=table)
+        upcoming = "" if r.next_run_at is None else f" · next {until(r.next_run_at, now)}"
+        details.append((r.task.label, f"{r.every_words} · {last}{upcoming}"))
+    return Check(name="Scheduler", ok=status.alive and not failed, summary=summary, details=details)
