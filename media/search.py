@@ -29,6 +29,7 @@ from django.db.models.expressions import RawSQL
 from media.models import Episode, Status, Title
 
 CANDIDATES = 200  # rows read per way of matching, before ranking
+RANK_AT_MOST = 3000  # more matches than this are not ranked by the database (see _by_words)
 MAX_QUERY = 200
 _ARTICLES = ("the ", "a ", "an ", "le ", "la ", "les ", "l ", "der ", "die ", "das ", "el ")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
@@ -96,12 +97,26 @@ def _by_words(words: list[str]) -> list[Row]:
                 [_tsquery(words), Status.REMOVED, CANDIDATES],
             )
         else:
+            match = _fts_words(words)
+            # Ranking reads every match: fine for a few thousand, not for a word in half the
+            # library ("the"). Then the names that start with the words come first, unranked.
             cursor.execute(
-                "SELECT s.title_id, s.episode_id, s.name, s.original FROM media_search s "
-                "JOIN media_title t ON t.id = s.title_id "
-                "WHERE media_search MATCH %s AND t.status <> %s ORDER BY s.rank LIMIT %s",
-                [_fts_words(words), Status.REMOVED, CANDIDATES],
+                "SELECT count(*) FROM (SELECT rowid FROM media_search WHERE media_search "
+                "MATCH %s LIMIT %s)",
+                [match, RANK_AT_MOST + 1],
             )
+            if cursor.fetchone()[0] <= RANK_AT_MOST:
+                cursor.execute(
+                    "SELECT title_id, episode_id, name, original FROM media_search "
+                    "WHERE media_search MATCH %s ORDER BY rank LIMIT %s",
+                    [match, CANDIDATES],
+                )
+            else:
+                cursor.execute(
+                    "SELECT title_id, episode_id, name, original FROM media_search "
+                    "WHERE media_search MATCH %s LIMIT %s",
+                    ["name : ^" + match, CANDIDATES],
+                )
         return list(cursor.fetchall())
 
 
