@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 
+from django.db import connections
 from django_tasks_db.management.commands.db_worker import Worker
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class JobWorker:
             self.worker.run()
         except Exception:  # the worker must never take the process down
             log.exception("the job worker stopped")
+        finally:
+            for conn in connections.all(initialized_only=True):
+                conn.close()  # this thread's own connections (a test database can then go)
 
     def stop(self) -> None:
         self.worker.running = False
