@@ -6,6 +6,7 @@ from media.models import (
     LibraryFolder,
     MediaFile,
     PlaybackPosition,
+    Request,
     Scan,
     ScanProblem,
     Season,
@@ -94,3 +95,10 @@ class ScanAdmin(admin.ModelAdmin):
 class ScanProblemAdmin(admin.ModelAdmin):
     list_display = ("folder", "path", "reason", "seen_at")
     search_fields = ("path", "reason")
+
+
+@admin.register(Request)
+class RequestAdmin(admin.ModelAdmin):
+    list_display = ("title", "requested_by", "state", "created_at", "decided_by")
+    list_filter = ("state",)
+    raw_id_fields = ("title", "requested_by", "decided_by")

@@ -9,6 +9,7 @@ from torrents.models import (
     Download,
     EngineCommand,
     Indexer,
+    IndexerAnswer,
     IndexerHealth,
     ReleasePreferences,
     TitleSearch,
@@ -67,6 +68,13 @@ class IndexerHealthAdmin(admin.ModelAdmin):
     list_display = ("name", "last_answer_at", "last_duration", "failures", "skipped_until")
     list_filter = ("indexer",)
     readonly_fields = [f.name for f in IndexerHealth._meta.fields]
+
+
+@admin.register(IndexerAnswer)
+class IndexerAnswerAdmin(admin.ModelAdmin):
+    list_display = ("name", "search", "state", "count", "message", "started_at", "finished_at")
+    list_filter = ("state", "indexer")
+    readonly_fields = [f.name for f in IndexerAnswer._meta.fields]
 
 
 @admin.register(TitleSearch)

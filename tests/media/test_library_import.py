@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import os
 import time
 from collections.abc import Callable
@@ -400,15 +402,18 @@ async def test_progress_reaches_open_pages(data_dir: Path) -> None:
     socket = Socket(communicator)
     try:
         assert (await socket.receive())["type"] == "hello"
-        report = await sync_to_async(run_import, thread_sensitive=False)(title.pk)
-        assert report.error == ""
+        importing = asyncio.ensure_future(
+            sync_to_async(run_import, thread_sensitive=False)(title.pk)
+        )
         frames = []
         while not frames or frames[-1]["data"]["state"] == "remuxing":
-            frame = await socket.receive(timeout=5)
+            frame = await socket.receive(timeout=10)
             if frame["type"] == "set":
                 assert frame["key"] == ["import", title.pk]
                 frames.append(frame)
-        assert frames[0]["data"] == {"fraction": 0.0, "state": "remuxing"}
+        assert (await importing).error == ""
+        # Values pushed within one tick reach a socket as one frame holding the newest.
+        assert all(f["data"]["state"] == "remuxing" for f in frames[:-1])
         assert frames[-1]["data"] == {"fraction": 1.0, "state": "done"}
         fractions = [f["data"]["fraction"] for f in frames]
         assert fractions == sorted(fractions)
