@@ -27,6 +27,7 @@ from browse.tmdb_answers import MAX_PAGE, Page, Summary
 from media import live as media_live
 from media.magnets import MagnetError, parse_magnet
 from media.models import Title
+from plank.access import forbidden, may_change
 
 LIST_LABELS = {"trending": "Trending", "popular": "Popular"}
 FILTER_LABELS = {"all": "All", "movie": "Movies", "tv": "TV"}
@@ -326,6 +327,10 @@ def fix_match(request: HttpRequest, title_id: int) -> HttpResponse:
     title = get_object_or_404(Title, pk=title_id)
     error, status = "", 200
     if request.method == "POST":
+        if not may_change(request.user, title):
+            return forbidden(
+                request, "Only the person who added this title, or an admin, can fix its match."
+            )
         choice = MatchChoiceForm(request.POST)
         if not choice.is_valid():
             error, status = MatchChoiceForm.INVALID, 400

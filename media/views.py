@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from media import downloading, library, library_pages, live, playback
 from media.forms import AddMagnetForm
 from media.models import Kind, Title
-from plank.access import may_change
+from plank.access import forbidden, may_change
 
 PARTIALS = {"grid", "tabs", "page"}  # parts of the library page that htmx fetches alone
 
@@ -157,18 +157,16 @@ def _can_delete(request: HttpRequest, title: Title) -> bool:
 
 @require_http_methods(["GET", "POST"])
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    title = Title.objects.filter(pk=pk).first()
+    title = Title.objects.in_library().filter(pk=pk).first()  # a removed one is on its way out
     if title is None:
         if request.htmx:
             return HttpResponse("This title was already removed.", status=404)
         messages.info(request, "This title was already removed.")
         return redirect("library")
     if not _can_delete(request, title):
-        reason = "Only the person who added this title, or an admin, can delete it."
-        if request.htmx:
-            return HttpResponseForbidden(reason)
-        messages.error(request, reason)
-        return redirect(title)
+        return forbidden(
+            request, "Only the person who added this title, or an admin, can delete it."
+        )
     if request.method == "GET":
         return render(request, "media/confirm_delete.html", {"nav": "library", "title": title})
     kind, name = title.kind, title.display_title

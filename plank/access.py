@@ -81,3 +81,28 @@ def owner_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+# --- people: who may manage whom (plank/people.py) --------------------------------------------
+
+
+def grantable_roles(actor: Any) -> tuple[str, ...]:
+    """The roles ``actor`` may give (by invitation or by a change): the owner makes admins and
+    members, an admin members; nobody makes a second owner."""
+    if is_owner(actor):
+        return (ADMIN, MEMBER)
+    if is_admin(actor):
+        return (MEMBER,)
+    return ()
+
+
+def may_manage(actor: Any, person: Any) -> bool:
+    """Whether ``actor`` may change ``person``'s role or disable them: the owner anyone but
+    themselves, an admin the members (disabled ones too), a member nobody."""
+    if actor is None or person is None or actor.pk == person.pk:
+        return False
+    if is_owner(actor):
+        return not person.is_superuser
+    if is_admin(actor):
+        return not person.is_superuser and not person.is_staff
+    return False

@@ -12,7 +12,7 @@ class PlankConfig(AppConfig):
 
     def ready(self) -> None:
         # plank.jobs imports django-tasks' worker, which needs the apps loaded: hence here.
-        from plank import parts, scheduler, slow, system, task_board, upkeep
+        from plank import parts, scheduler, sections, slow, system, task_board, upkeep
         from plank.jobs import JobWorker
 
         parts.register("jobs", JobWorker, roles=("engine",))
@@ -31,3 +31,4 @@ class PlankConfig(AppConfig):
             every=timedelta(days=1),
             label="Database upkeep",
         )
+        sections.register("People", "people", order=90)

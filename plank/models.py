@@ -38,6 +38,11 @@ class Preferences(models.Model):
         default=120,
         validators=[MinValueValidator(5), MaxValueValidator(3600)],
     )
+    members_need_approval = models.BooleanField(
+        "Members' downloads need an admin's approval",
+        default=False,
+        help_text="A member's Get becomes a request that an admin approves or declines.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -148,3 +153,38 @@ class SchedulerLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.holder}"
+
+
+# --- people: invitations (plank/people.py) ----------------------------------------------------
+
+
+class Invite(models.Model):
+    """A one-time link to create an account with a role. Only a hash of its token is kept: the
+    link is shown once, to whoever made it."""
+
+    class Role(models.TextChoices):  # an invitation never makes an owner
+        MEMBER = "member", "Member"
+        ADMIN = "admin", "Admin"
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    note = models.CharField(max_length=200, blank=True, help_text="Who it is for")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invitation ({self.role}) {self.note or self.pk}"

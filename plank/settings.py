@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.management.utils import get_random_secret_key
 
+from plank.private_files import private_dir, private_file, private_sqlite
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -28,7 +30,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 DATA_DIR = Path(env("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+private_dir(DATA_DIR)  # a data folder Plank creates is readable by its owner only
 DOWNLOADS_DIR = DATA_DIR / "downloads"
 LIBRARY_DIR = DATA_DIR / "library"
 POSTERS_DIR = DATA_DIR / "posters"
@@ -44,8 +46,7 @@ def _secret_key() -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         key = get_random_secret_key()
-        path.write_text(key)
-        path.chmod(0o600)
+        private_file(path).write_text(key)
         return key
 
 
@@ -124,7 +125,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "plank.sqlite3",
+            # Created owner-only before SQLite opens it (its -wal and -shm files follow its mode).
+            "NAME": private_sqlite(DATA_DIR / "plank.sqlite3"),
             "OPTIONS": {
                 # WAL lets readers and the one writer work at once; the relay's checkpoint and
                 # journal_size_limit keep the log from growing without bound (see plank.db).
@@ -279,18 +281,6 @@ PLANK_LIVE_RETAIN_ROWS = 10_000  # ...and at most this many
 PLANK_LIVE_REPLAY_MAX = 1000  # a reconnecting page is replayed at most this many rows, else resync
 PLANK_LIVE_CACHE: dict[str, object] = {}  # keyword options for every plank.live.cache.LiveCache
 
-# --- library folders, scans and the scheduler (issue 13) ---
-PLANK_SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler looks for due tasks
-PLANK_SCHEDULER_LEASE_SECONDS = 15.0  # a scheduler that stops renewing is replaced after this
-PLANK_SCHEDULER_WORKERS = 3  # scheduled runs that may run at the same time
-PLANK_SCHEDULER_KEEP_RUNS = 50  # runs kept per task
-# Where the library folders' browser may look (comma-separated absolute paths).
-PLANK_LIBRARY_ROOTS = [r.strip() for r in env("LIBRARY_ROOTS", "/").split(",") if r.strip()]
-PLANK_SCAN_PROBE_WORKERS = int(env("SCAN_PROBE_WORKERS", "0")) or (os.cpu_count() or 2)
-PLANK_WATCH_DEBOUNCE_MS = 800  # changes within this window reach one scan
-PLANK_SLOW_QUERY_MS = float(env("SLOW_QUERY_MS", "200"))  # queries slower than this are logged
-PLANK_SLOW_UPSTREAM_MS = float(env("SLOW_UPSTREAM_MS", "2000"))  # and upstream calls
-
 # --- Live and fast at scale (issue 10): sockets, fragments, workers ---------------------------
 PLANK_LIVE_QUEUE_FRAMES = 256  # frames waiting for one socket before it is told to resync (4429)
 PLANK_LIVE_SET_TICK_SECONDS = 0.25  # pushed values reach each socket once per tick, coalesced
@@ -304,6 +294,33 @@ PLANK_SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler looks for due task
 PLANK_SCHEDULER_LEASE_SECONDS = 15.0  # a scheduler that stops renewing is replaced after this
 PLANK_SCHEDULER_WORKERS = 3  # scheduled runs that may run at the same time
 PLANK_SCHEDULER_KEEP_RUNS = 50  # runs kept per task
+# Where the library folders' browser may look (comma-separated absolute paths).
+PLANK_LIBRARY_ROOTS = [r.strip() for r in env("LIBRARY_ROOTS", "/").split(",") if r.strip()]
+PLANK_SCAN_PROBE_WORKERS = int(env("SCAN_PROBE_WORKERS", "0")) or (os.cpu_count() or 2)
+PLANK_WATCH_DEBOUNCE_MS = 800  # changes within this window reach one scan
+PLANK_SLOW_QUERY_MS = float(env("SLOW_QUERY_MS", "200"))  # queries slower than this are logged
+PLANK_SLOW_UPSTREAM_MS = float(env("SLOW_UPSTREAM_MS", "2000"))  # and upstream calls
+
+# --- Trust (issue 11): people, login throttling, crash recovery --------------------------------
+PLANK_INVITE_DAYS = int(env("INVITE_DAYS", "7"))  # an invitation link works this long, once
+# Failed logins: this many per user name, or per address, within the window lock that name or
+# address out until the window has passed (counted in Django's cache).
+PLANK_LOGIN_FAILURES_PER_USER = int(env("LOGIN_FAILURES_PER_USER", "5"))
+PLANK_LOGIN_FAILURES_PER_ADDRESS = int(env("LOGIN_FAILURES_PER_ADDRESS", "20"))
+PLANK_LOGIN_WINDOW_SECONDS = int(env("LOGIN_WINDOW_SECONDS", "900"))
+PLANK_RECONCILE_SECONDS = float(env("RECONCILE_SECONDS", "60"))  # engine vs rows, periodically
+# Failed logins are counted for every worker process at once: in Redis when there is one, else
+# in files under the data folder (the default cache is one process's memory).
+CACHES["logins"] = (
+    {**CACHES["default"], "KEY_PREFIX": env("CACHE_PREFIX", "plank") + ":logins"}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache" / "logins"),
+    }
+)
+# Tests only: kill this process with SIGKILL at these named points (plank.faults).
+PLANK_CRASH_AT = frozenset(p.strip() for p in env("CRASH_AT").split(",") if p.strip())
 
 LOGGING = {
     "version": 1,

@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from plank import icons, setup, task_views, views
+from plank import icons, people, setup, task_views, views
+from plank.login import ThrottledLoginView
 
 urlpatterns = [
     path("", include("media.urls")),
@@ -26,11 +27,21 @@ urlpatterns = [
     path("setup/<slug:slug>/", setup.step, name="setup-step"),
     path("favicon.ico", icons.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # people (issue 11): each person's own password, the People settings page, invitations
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("settings/people/", people.people_page, name="people"),
+    path("settings/people/invite", people.invite, name="people-invite"),
+    path("settings/people/invites/<int:pk>/withdraw", people.revoke, name="people-revoke"),
+    path("settings/people/<int:pk>/role", people.change_role, name="people-role"),
+    path("settings/people/<int:pk>/active", people.change_active, name="people-active"),
+    path("settings/people/approval", people.approval, name="people-approval"),
+    path("invite/<str:token>/", people.accept, name="invite-accept"),
     path("admin/", admin.site.urls),
 ]

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from plank import cache_admin, setup
 from plank import system as system_health
-from plank.access import admin_required, is_admin
+from plank.access import admin_required, forbidden, is_admin
 from plank.forms import OwnerForm, PreferencesForm
 from plank.models import get_preferences
 
@@ -70,8 +70,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST or None, instance=prefs)
     if request.method == "POST":
         if not is_admin(request.user):
-            messages.error(request, "Only an admin can change the settings.")
-            return redirect("preferences")
+            return forbidden(request, "Only an admin can change the settings.")
         if form.is_valid():
             # One transaction: the row and what it makes stale (the preferences' declaration,
             # and browse's TMDB key check) are announced together, once.

@@ -6,10 +6,11 @@ from __future__ import annotations
 from plank.live.declarations import announce, quiet
 from plank.live.keys import Key
 from plank.live.models import Outbox
-from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun
+from plank.models import Invite, Preferences, ScheduledTask, SchedulerLease, TaskRun
 
 PREFERENCES: Key = ("preferences",)
 TASKS: Key = ("tasks",)  # the Tasks page: every scheduled task, its runs
+PEOPLE: Key = ("people",)  # the People settings page (issue 11)
 
 
 def task_progress(name: str) -> Key:
@@ -18,6 +19,7 @@ def task_progress(name: str) -> Key:
 
 
 announce(Preferences, lambda prefs: [PREFERENCES])
+announce(Invite, lambda invite: [PEOPLE])
 quiet(Outbox, "the outbox rows are the announcements themselves")
 announce(ScheduledTask, lambda task: [TASKS])
 announce(TaskRun, lambda run: [TASKS])

@@ -17,6 +17,7 @@ from media.models import (
     LibraryFolder,
     MediaFile,
     PlaybackPosition,
+    Request,
     Scan,
     ScanProblem,
     Season,
@@ -25,7 +26,14 @@ from media.models import (
 from plank.live.declarations import declaration
 from plank.live.keys import check_key, to_json
 from plank.live.models import Outbox
-from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun, get_preferences
+from plank.models import (
+    Invite,
+    Preferences,
+    ScheduledTask,
+    SchedulerLease,
+    TaskRun,
+    get_preferences,
+)
 from tests.factories import (
     make_download,
     make_file,
@@ -59,6 +67,8 @@ BUILDERS: dict[type[models.Model], Callable[[], Any]] = {
         name="test", holder="here", acquired_at=timezone.now(), expires_at=timezone.now()
     ),
     Outbox: lambda: Outbox.objects.create(keys=[["x"]]),
+    Invite: lambda: Invite.objects.create(token_hash="f" * 64, expires_at=timezone.now()),
+    Request: lambda: Request.objects.create(title=make_title(), requested_by=make_user()),
     Title: lambda: make_title(),
     Season: lambda: make_show(seasons={1: 0}).seasons.get(),
     Episode: lambda: make_show(seasons={1: 1}).seasons.get().episodes.get(),

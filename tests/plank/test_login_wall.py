@@ -11,7 +11,14 @@ from django.urls.converters import get_converters
 
 from tests.factories import PASSWORD
 
-OPEN = {"/healthz", "/accounts/login/", "/accounts/logout/", "/setup/", "/favicon.ico"}
+OPEN = {
+    "/healthz",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/setup/",
+    "/favicon.ico",
+    "/invite/1/",
+}
 
 
 def _walk(patterns, prefix: str = ""):

@@ -1,0 +1,70 @@
+"""Login attempts are throttled per user name and per address, with the wait in words."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+from django.test import Client
+
+from plank import throttle
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def limits(settings):
+    settings.PLANK_LOGIN_FAILURES_PER_USER = 3
+    settings.PLANK_LOGIN_FAILURES_PER_ADDRESS = 5
+    settings.PLANK_LOGIN_WINDOW_SECONDS = 600
+    caches["logins"].clear()
+    yield
+    caches["logins"].clear()
+
+
+def attempt(username: str, password: str, address: str = "10.0.0.1"):
+    return Client(REMOTE_ADDR=address).post(
+        "/accounts/login/", {"username": username, "password": password}
+    )
+
+
+def test_a_user_name_is_locked_after_its_failures_even_for_the_right_password(owner) -> None:
+    for _ in range(2):
+        assert attempt("owner", "wrong").status_code == 200
+    third = attempt("owner", "wrong")
+    assert third.status_code == 429
+    assert "Too many failed attempts. Wait 10 minutes, then try again." in third.content.decode()
+    right = attempt("owner", PASSWORD, address="10.0.0.2")  # another address: the name is locked
+    assert right.status_code == 429 and "_auth_user_id" not in right.client.session
+    assert attempt("OWNER ", "wrong", address="10.0.0.3").status_code == 429, "same name, any case"
+
+
+def test_an_address_is_locked_after_its_failures_across_names(owner) -> None:
+    for n in range(4):
+        assert attempt(f"nobody{n}", "wrong").status_code == 200
+    assert attempt("nobody4", "wrong").status_code == 429
+    assert attempt("owner", PASSWORD).status_code == 429, "that address is locked"
+    assert attempt("owner", PASSWORD, address="10.0.0.9").status_code == 302, "others are not"
+
+
+def test_a_success_clears_the_user_names_count(owner) -> None:
+    for _ in range(2):
+        attempt("owner", "wrong")
+    assert attempt("owner", PASSWORD).status_code == 302
+    for _ in range(2):
+        assert attempt("owner", "wrong", address="10.0.0.4").status_code == 200
+
+
+def test_the_lock_ends_with_its_window(owner) -> None:
+    now = 1_000_000.0
+    for _ in range(3):
+        throttle.failed("owner", "10.0.0.5", now=now)
+    assert throttle.locked_for("owner", "10.0.0.5", now=now + 1) == 599
+    assert throttle.locked_for("owner", "10.0.0.5", now=now + 601) == 0
+
+
+def test_the_wait_in_words() -> None:
+    assert throttle.wait_in_words(1) == "1 second"
+    assert throttle.wait_in_words(45) == "45 seconds"
+    assert throttle.wait_in_words(61) == "2 minutes"
+    assert throttle.wait_in_words(600) == "10 minutes"
