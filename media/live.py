@@ -14,6 +14,7 @@ from media.models import (
     LibraryFolder,
     MediaFile,
     PlaybackPosition,
+    Request,
     Scan,
     ScanProblem,
     Season,
@@ -48,6 +49,7 @@ def filing(title_pk: int) -> Key:
     return ("import", title_pk)
 
 
+REQUESTS: Key = ("requests",)  # the requests page and the count of those waiting (issue 11)
 FOLDERS: Key = ("folders",)  # the library folders page, and each folder's page under it
 
 
@@ -70,6 +72,9 @@ quiet(
     PlaybackPosition,
     "where a person stopped is read when a page loads; it changes every few seconds while they watch",
 )
+# Everyone's requests page refetches its list (each sees their own, admins all): who asked for
+# what is never in the frame, only that the list changed.
+announce(Request, lambda r: [REQUESTS])
 announce(LibraryFolder, lambda f: [FOLDERS])
 announce(Scan, lambda s: [FOLDERS])
 announce(ScanProblem, lambda p: [folder_page(p.folder_id)])

@@ -54,6 +54,9 @@ class Title(models.Model):
     )
     added_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    removing_files = models.BooleanField(
+        default=False, help_text="Being deleted with its files (status removed until it is gone)"
+    )
 
     objects = TitleQuerySet.as_manager()
 
@@ -87,6 +90,13 @@ class Title(models.Model):
         self.status = status
         self.status_detail = detail
         self.save(update_fields=["status", "status_detail", "updated_at"])
+
+    def mark_removed(self, *, delete_files: bool) -> None:
+        """The first step of a delete (``media.library.delete_title``): the title leaves the
+        library at once, and what is left to do survives a crash (``finish_deletions``)."""
+        self.status = Status.REMOVED
+        self.removing_files = delete_files
+        self.save(update_fields=["status", "removing_files", "updated_at"])
 
     @property
     def display_title(self) -> str:
@@ -336,3 +346,57 @@ class ScanProblem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
+
+
+# --- requests: a member's Get waiting for an admin (media/requests.py) ---------------------
+
+
+class Request(models.Model):
+    """A person asked for a title; an admin approves (the search and download start) or
+    declines, with a note. See ``media.requests``."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="title_requests"
+    )
+    note = models.TextField(blank=True, help_text="What the person asking said")
+    release_name = models.CharField(
+        max_length=500, blank=True, help_text="The release they picked, if they picked one"
+    )
+    magnet = models.TextField(blank=True, help_text="That release's magnet link, if known")
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decision_note = models.TextField(blank=True, help_text="What the admin said")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["title", "requested_by"],
+                condition=models.Q(state="pending"),
+                name="request_one_pending_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requested_by} asks for {self.title} [{self.state}]"
+
+    @property
+    def pending(self) -> bool:
+        return self.state == self.State.PENDING

@@ -14,3 +14,9 @@ title_added = Signal()
 # A title is about to be deleted. Arguments: ``title``, ``delete_files`` (also remove what was
 # downloaded for it).
 title_deleting = Signal()
+
+# An admin approved a person's request for a title (media.requests; sent after the commit).
+# Arguments: ``title``, ``request`` (the ``media.models.Request``, with the note and, when the
+# person picked one, the release's name and magnet). Whoever finds releases starts the search
+# and the download (the torrents app connects to it).
+request_approved = Signal()

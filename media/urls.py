@@ -1,6 +1,6 @@
 from django.urls import path
 
-from media import player, search_page, streaming, views
+from media import player, request_views, search_page, streaming, views
 
 urlpatterns = [
     path("", views.library_page, name="library"),
@@ -12,4 +12,8 @@ urlpatterns = [
     path("media/<int:pk>/position", player.save_position, name="position"),
     path("media/<int:pk>/stream", streaming.stream, name="stream"),
     path("media/<int:pk>/subtitles/<int:file_id>.vtt", player.subtitle, name="subtitle"),
+    # requests (issue 11): what people asked for, waiting for an admin
+    path("requests/", request_views.requests_page, name="requests"),
+    path("requests/<int:pk>/withdraw", request_views.withdraw, name="request-withdraw"),
+    path("requests/<int:pk>/<str:verdict>", request_views.decide, name="request-decide"),
 ]

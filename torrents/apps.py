@@ -38,8 +38,9 @@ class TorrentsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from media.models import Title
+        from media.signals import request_approved
         from plank import scheduler, sections, system
-        from torrents import indexers, wanted
+        from torrents import approvals, indexers, wanted
         from torrents.signals import download_failed
 
         # Each wanted title has its own next search (every few hours: a release setting); the
@@ -54,3 +55,4 @@ class TorrentsConfig(AppConfig):
         system.register(indexers.health_check)
         download_failed.connect(wanted.on_download_failed, dispatch_uid="torrents-fallback")
         post_save.connect(wanted.on_title_saved, sender=Title, dispatch_uid="torrents-wanted")
+        request_approved.connect(approvals.on_request_approved, dispatch_uid="torrents-approved")

@@ -30,6 +30,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 from django_tasks import task
 
+from media import requests
 from media.models import Status, Title
 from plank.live import cache
 from plank.live.events import emit
@@ -453,7 +454,8 @@ def _when_wanted(title_pk: int) -> None:
         return
     if not Indexer.objects.filter(enabled=True).exists():
         return
-    begin(title, trigger=Trigger.WANTED, get_best=True)
+    # A member whose Get needs approval gets the search, not the download: they ask.
+    begin(title, trigger=Trigger.WANTED, get_best=not requests.needs_approval(title.added_by))
     # A job, not a thread: the title may come from a command or a request whose process ends
     # before the search does; the job worker (in the engine process) sees it through.
     try:
