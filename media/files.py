@@ -6,6 +6,7 @@ stay usable outside Django (the benches)."""
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import re
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+from plank.faults import crash_point
 
 if TYPE_CHECKING:
     from media.models import MediaFile, Title
@@ -90,11 +93,15 @@ def replacing(dst: str | os.PathLike[str]) -> Iterator[Path]:
     644) when the block ends, removed when it raises, so nobody ever sees `dst` half-written."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name[:60]}.", suffix=".part", dir=dst.parent)
+    prefix = f".{dst.name[:60]}."
+    for stale in dst.parent.glob(f"{glob.escape(prefix)}*.part"):  # a crash's, writing `dst`
+        stale.unlink(missing_ok=True)
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=dst.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
+        crash_point("import.writing")
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)  # on disk before the rename, or a crash can leave `dst` empty

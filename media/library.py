@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING
 
 from cachalot.api import cachalot_disabled
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
-from media import files
+from media import files, title_counts
+from media.downloading import download_of
 from media.magnets import Magnet
 from media.models import Kind, Status, Title
 from media.release_names import Release, parse_release_name
 from media.signals import title_added, title_deleting
+from plank.faults import crash_point
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -43,7 +45,10 @@ def add_magnet(magnet: Magnet, kind: str, user: AbstractBaseUser | None) -> AddR
     The title and its download commit together (``title_added`` is sent in the transaction).
     """
     if existing := find_existing(magnet):
-        return AddResult(existing, created=False)
+        if existing.status != Status.REMOVED:
+            restart_if_stuck(existing)
+            return AddResult(existing, created=False)
+        finish_deletion(existing)  # half deleted (a crash): finish, then add it anew
     release = parse_release_name(magnet.name) if magnet.name else None
     title = _new_title(magnet, kind, release, user)
     try:
@@ -128,16 +133,60 @@ def titles(kind: str, *, sort: str = DEFAULT_SORT, query: str = "") -> QuerySet[
 
 
 def counts() -> dict[str, int]:
-    rows = Title.objects.in_library().values("kind").annotate(n=Count("id"))
+    """Titles in the library per kind, from the counts the database keeps (media/title_counts.py)."""
     result = {k: 0 for k in Kind.values}
-    result.update({row["kind"]: row["n"] for row in rows})
+    for kind, status, n in title_counts.counts():
+        if status != Status.REMOVED and kind in result:
+            result[kind] += n
     return result
 
 
-def delete_title(title: Title, *, delete_files: bool = False) -> None:
-    """Remove a title from the library (and its download, and its files when asked)."""
-    if delete_files:
-        files.delete_title_files(title)
+def restart_if_stuck(title: Title) -> bool:
+    """A title with a magnet that should be downloading but has no download (a crash before
+    its row, or a row lost) starts it again: ``title_added`` once more (its receivers are
+    idempotent). Whether it was stuck."""
+    if not title.magnet or title.status not in (Status.PENDING, Status.DOWNLOADING, Status.ERROR):
+        return False
+    if download_of(title) is not None:
+        return False
     with transaction.atomic():
+        title_added.send(sender=Title, title=title)
+    return True
+
+
+def delete_title(title: Title, *, delete_files: bool = False) -> None:
+    """Remove a title from the library (its download, and its files when asked).
+
+    In steps that a crash cannot leave half done: first, in one transaction, the title leaves
+    the library (status removed, and whether its files go) and ``title_deleting`` is sent (the
+    download's row goes, and the engine's command to drop the torrent is written, with it);
+    then the library files go, if asked; then the row. A crash between the steps leaves a
+    removed title that :func:`finish_deletions` (the engine, when it starts and every minute)
+    finishes; adding its magnet again finishes it first.
+    """
+    with transaction.atomic():
+        title.mark_removed(delete_files=delete_files)
         title_deleting.send(sender=Title, title=title, delete_files=delete_files)
-        title.delete()
+    crash_point("delete.marked")
+    finish_deletion(title)
+
+
+def finish_deletion(title: Title) -> None:
+    """The rest of a delete (safe to repeat): the title's download if it is still there, its
+    files if it was asked, then the row."""
+    if download_of(title) is not None:  # marked removed elsewhere, or by an older Plank
+        with transaction.atomic():
+            title_deleting.send(sender=Title, title=title, delete_files=title.removing_files)
+    if title.removing_files:
+        files.delete_title_files(title)
+    crash_point("delete.files")
+    title.delete()
+
+
+def finish_deletions() -> list[Title]:
+    """Finish every delete a crash interrupted; the titles deleted."""
+    done = []
+    for title in Title.objects.filter(status=Status.REMOVED):
+        finish_deletion(title)
+        done.append(title)
+    return done

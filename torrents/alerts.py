@@ -13,7 +13,14 @@ from typing import Any
 
 import libtorrent as lt
 
-from torrents.engine_types import STATE_NAMES, DownloadStatus, Hooks, key_of, status_of
+from torrents.engine_types import (
+    STATE_NAMES,
+    DownloadStatus,
+    Hooks,
+    handle_gone,
+    key_of,
+    status_of,
+)
 from torrents.pieces import StreamingReads
 from torrents.resume import ResumeFiles
 from torrents.session import Session
@@ -79,7 +86,13 @@ class AlertLoop:
             try:
                 session.wait_for_alert(200)
                 for alert in session.pop_alerts():
-                    self._dispatch(alert)
+                    try:
+                        self._dispatch(alert)
+                    except RuntimeError as exc:
+                        if not handle_gone(exc):
+                            raise
+                        # the torrent was removed meanwhile (torrents.races): nothing to do
+                        log.debug("engine: an alert for a removed torrent: %s", exc)
                 now = time.monotonic()
                 if now >= next_progress:
                     next_progress = now + self.progress_interval
@@ -94,8 +107,11 @@ class AlertLoop:
                     next_stall_check = now + CHECK_SECONDS
                     for info_hash in self.stalls.check(now):
                         self.streaming.rearrange(info_hash)
-            except Exception:  # the alert loop must survive anything one alert does
-                log.exception("engine alert loop")
+            except Exception as exc:  # the alert loop must survive anything one alert does
+                if handle_gone(exc):
+                    log.debug("engine: a removed torrent's handle: %s", exc)
+                else:
+                    log.exception("engine alert loop")
 
     def _dispatch(self, alert: Any) -> None:
         hooks = self.hooks

@@ -1,10 +1,12 @@
 """Downloads: what the rest of Plank asks of a title's torrent (start, pause, resume, retry,
 remove), wherever the engine runs.
 
-``manage.py serve`` runs the engine in the web process (``torrents.engine.current()``): the
-actions apply at once, after the change commits. A ``serve --web-only`` process has no engine:
-an action leaves an ``EngineCommand`` row, in the change's transaction, that the engine process
-applies within a second (``torrents.engine_part``).
+Every action leaves an ``EngineCommand`` row in the change's transaction: the intent is durable,
+there exactly when the change is. ``manage.py serve`` runs the engine in the web process
+(``torrents.engine.current()``): the command is carried out as soon as the change commits, then
+its row deleted. A ``serve --web-only`` process has no engine: the engine process applies the
+rows within a second (``torrents.engine_part``). A crash between the commit and the engine
+loses nothing: the row is applied when the engine starts again (commands are idempotent).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from media.files import remove_tree
 from media.models import Status, Title
+from plank.faults import crash_point
 from torrents import engine as engine_module
-from torrents import signals
+from torrents import races, signals
 from torrents.engine import Engine, EngineError
 from torrents.models import Download, EngineCommand
 
@@ -72,9 +75,20 @@ def resume(title: Title) -> None:
         _command(download, Action.RESUME)
 
 
+class NothingToRetry(Exception):
+    """The title has nothing to download again (no magnet link)."""
+
+
 def retry(title: Title) -> None:
-    """Look for peers again after "no peers" (or an engine error)."""
-    download = Download.objects.get(title=title)
+    """Look for peers again after "no peers" (or an engine error); a title that never got its
+    download (a crash before its row, or rows from an older Plank) starts it now. Works in any
+    state. Raises ``NothingToRetry`` for a title without a magnet link."""
+    download = Download.objects.filter(title=title).first()
+    if download is None:
+        if not title.magnet:
+            raise NothingToRetry("This title has no magnet link to download yet.")
+        start(title)
+        return
     with transaction.atomic():
         download.look_for_peers(again=True)
         title.set_status(Status.DOWNLOADING)
@@ -88,8 +102,6 @@ def remove(title: Title, delete_files: bool = False) -> None:
         return
     with transaction.atomic():
         download.delete()
-        if title.status in (Status.PENDING, Status.DOWNLOADING, Status.ERROR):
-            title.set_status(Status.REMOVED, title.status_detail)
         _command(download, Action.REMOVE, delete_files=delete_files)
 
 
@@ -99,29 +111,38 @@ def on_title_deleting(sender: type[Title], title: Title, delete_files: bool, **k
 
 
 def _command(download: Download, action: str, *, delete_files: bool = False) -> None:
-    """Ask the engine for ``action`` once the caller's transaction commits: this process's
-    engine directly, else the engine process through an ``EngineCommand`` row (written in the
-    same transaction, so it is there exactly when the change is)."""
+    """Ask the engine for ``action``: an ``EngineCommand`` row in the caller's transaction (so it
+    is there exactly when the change is, and outlives a crash), carried out by this process's
+    engine once the transaction commits, else by the engine process."""
+    command = EngineCommand.objects.create(
+        info_hash=download.info_hash,
+        action=action,
+        delete_files=delete_files,
+        save_path=download.save_path,
+    )
     engine = engine_module.current()
-    if engine is None:
-        EngineCommand.objects.create(
-            info_hash=download.info_hash,
-            action=action,
-            delete_files=delete_files,
-            save_path=download.save_path,
+    if engine is not None:
+        transaction.on_commit(lambda: carry_out(engine, command))
+
+
+def carry_out(engine: Engine, command: EngineCommand) -> None:
+    """Apply one command on this process's engine, then forget it (applied twice, by this and
+    by the engine part's poll, it does the same)."""
+    if command.action == Action.ADD:
+        crash_point("add.committed")
+    try:
+        apply(
+            engine,
+            command.info_hash,
+            command.action,
+            delete_files=command.delete_files,
+            save_path=command.save_path,
         )
-        return
-    info_hash, save_path = download.info_hash, download.save_path
-
-    def carry_out() -> None:
-        try:
-            apply(engine, info_hash, action, delete_files=delete_files, save_path=save_path)
-        except (EngineError, ValueError) as exc:
-            log.warning("engine command %s %s failed: %s", action, info_hash, exc)
-            if action == Action.ADD:
-                fail(info_hash, f"The magnet link could not be added: {exc}")
-
-    transaction.on_commit(carry_out)
+    except (EngineError, ValueError) as exc:
+        log.warning("engine command %s failed: %s", command, exc)
+        if command.action == Action.ADD:
+            fail(command.info_hash, f"The magnet link could not be added: {exc}")
+    EngineCommand.objects.filter(pk=command.pk).delete()
 
 
 def apply(
@@ -131,6 +152,7 @@ def apply(
     if action == Action.REMOVE:
         if info_hash in engine:
             engine.remove(info_hash, delete_files=delete_files)
+        crash_point("delete.engine")
         if delete_files and save_path:
             try:
                 remove_tree(Path(save_path))
@@ -140,7 +162,7 @@ def apply(
     if action in (Action.ADD, Action.RETRY) and info_hash not in engine:
         download = Download.objects.select_related("title").filter(info_hash=info_hash).first()
         if download is not None:
-            engine.add_magnet(download.title.magnet, download.save_path, hold_files=True)
+            add_to(engine, download)
         return
     if info_hash not in engine:
         return
@@ -153,6 +175,16 @@ def apply(
         engine.reannounce(info_hash)
 
 
+def add_to(engine: Engine, download: Download) -> None:
+    """Put a download's torrent in the engine (from its title's magnet), paused if it is."""
+    engine.add_magnet(
+        download.title.magnet,
+        download.save_path,
+        hold_files=True,
+        paused=download.state == State.PAUSED,
+    )
+
+
 def fail(
     info_hash: str, message: str, *, cause: str = signals.ERROR, remove_from: Engine | None = None
 ) -> None:
@@ -163,10 +195,16 @@ def fail(
     if download is None:
         return
     title = download.title
-    with transaction.atomic():
-        download.fail(message)
-        title.set_status(Status.ERROR, message)
-        transaction.on_commit(lambda: tell_failed(title, message, cause))
+    try:
+        with transaction.atomic():
+            download.fail(message)
+            title.set_status(Status.ERROR, message)
+            transaction.on_commit(lambda: tell_failed(title, message, cause))
+    except DatabaseError as exc:
+        if not races.deleted_meanwhile(exc):
+            raise
+        log.info("download %s was deleted before it could fail (%s): %s", info_hash, exc, message)
+        return
     if remove_from is not None and info_hash in remove_from:
         remove_from.remove(info_hash, delete_files=True)
 

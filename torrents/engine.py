@@ -214,6 +214,9 @@ class Engine:
     def set_file_priorities(self, info_hash: str, priorities: dict[int, int]) -> None:
         """Set the priority (0 = skip .. 7 = top) of the files named; others keep theirs."""
         self._session.set_file_priorities(info_hash, priorities)
+        # The files chosen are part of what a restart must bring back: a resume file saved
+        # before them would wake the torrent up wanting nothing.
+        self._resume.save(info_hash, self._session.handle(info_hash), only_if_needed=False)
         # Before the first request goes out: whether a peer drops cancels (no deadlines then).
         self._alerts.stalls.classify(info_hash)
 

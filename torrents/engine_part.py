@@ -25,14 +25,16 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from media import library
 from media import live as media_live
 from media.library_import import enqueue_unfiled, import_completed
 from media.models import Episode, MediaFile, Season, Status, Title
+from plank.faults import crash_point
 from plank.live.events import push
 from plank.system import Check
-from torrents import downloads, signals, vetting
+from torrents import downloads, races, signals, vetting
 from torrents import engine as engine_module
-from torrents.engine import DEFAULT_PRIORITY, DownloadStatus, Engine, EngineError
+from torrents.engine import DEFAULT_PRIORITY, DownloadStatus, Engine
 from torrents.models import Download, EngineCommand
 from torrents.preferences import engine_from_preferences, metadata_timeout_setting
 
@@ -42,6 +44,7 @@ State = Download.State
 NO_PEERS_MESSAGE = "No peers found for this magnet yet."
 # States the engine part owns until the files are chosen; progress never overwrites them.
 _BEFORE_FILES = {State.METADATA, State.VETTING, State.NO_PEERS}
+_FETCHING = {State.DOWNLOADING, State.PAUSED}  # files chosen, not all of them here yet
 # What a progress tick writes. Progress is pushed as data, not announced: these columns are
 # written with QuerySet.update, which the live declarations do not see (on purpose).
 _PROGRESS_FIELDS = ("download_rate", "upload_rate", "peers", "eta", "progress", "downloaded")
@@ -138,6 +141,7 @@ class EnginePart:
     def _loop(self) -> None:
         try:
             next_poll = 0.0
+            next_reconcile = time.monotonic() + settings.PLANK_RECONCILE_SECONDS
             while not self._stopping.is_set():
                 try:
                     kind, payload = self._events.get(
@@ -150,14 +154,20 @@ class EnginePart:
                 if time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + self.poll_interval
                     self._guarded(self.poll)
+                if time.monotonic() >= next_reconcile:
+                    next_reconcile = time.monotonic() + settings.PLANK_RECONCILE_SECONDS
+                    self._guarded(self.reconcile)
         finally:
             connection.close()
 
     def _guarded(self, fn: Callable[..., object], *args: Any) -> None:
         try:
             fn(*args)
-        except Exception:
-            log.exception("downloads: %s failed", getattr(fn, "__name__", fn))
+        except Exception as exc:
+            if races.expected(exc):  # a delete won the race: nothing is wrong (torrents.races)
+                log.debug("downloads: %s met a delete: %s", getattr(fn, "__name__", fn), exc)
+            else:
+                log.exception("downloads: %s failed", getattr(fn, "__name__", fn))
             close_old_connections()
 
     def _handle(self, kind: str, payload: Any) -> None:
@@ -174,18 +184,7 @@ class EnginePart:
     def poll(self) -> None:
         """Apply waiting commands, vet what has its metadata, and mark downloads that found no
         metadata in time."""
-        for command in EngineCommand.objects.all()[:100]:
-            try:
-                downloads.apply(
-                    self.engine,
-                    command.info_hash,
-                    command.action,
-                    delete_files=command.delete_files,
-                    save_path=command.save_path,
-                )
-            except (EngineError, ValueError) as exc:
-                log.warning("command %s failed: %s", command, exc)
-            command.delete()
+        self.apply_commands()
         cutoff = timezone.now() - timedelta(seconds=self.metadata_timeout)
         for download in Download.objects.filter(state__in=_BEFORE_FILES).select_related("title"):
             if download.info_hash in self.engine and self.engine.files(download.info_hash):
@@ -202,24 +201,48 @@ class EnginePart:
                     lambda t=title: downloads.tell_failed(t, NO_PEERS_MESSAGE, signals.NO_PEERS)
                 )
 
+    def apply_commands(self) -> None:
+        """Carry out the commands other processes left, and those a crash left behind."""
+        for command in EngineCommand.objects.all()[:100]:
+            downloads.carry_out(self.engine, command)
+
     def reconcile(self) -> None:
-        """After a start: add what the engine lost, drop what nothing asks for, finish what
-        completed (or got its metadata) while nobody was listening."""
+        """Make the engine and the rows agree: when the engine starts, then every
+        ``PLANK_RECONCILE_SECONDS``. Commands left behind are carried out, half-finished deletes
+        finish, every title that should be downloading has its download and its torrent in the
+        session, every torrent in the session belongs to a download, and what completed (or got
+        its metadata) while nobody was listening is handled. Each step is safe to repeat."""
         engine = self.engine
+        self.apply_commands()
+        for title in library.finish_deletions():
+            log.info("reconcile: finished deleting %s", title)
+        stuck = Title.objects.filter(status__in=(Status.PENDING, Status.DOWNLOADING))
+        for title in stuck.exclude(magnet="").filter(download__isnull=True):
+            log.info("reconcile: %s had no download; starting it", title)
+            downloads.start(title)
+        in_session = set(engine.torrents())  # before the rows: a torrent added later has a row
         rows = {d.info_hash: d for d in Download.objects.select_related("title")}
         for info_hash, download in rows.items():
             if info_hash not in engine:
-                if download.state not in (State.COMPLETE, State.ERROR) and download.title.magnet:
-                    engine.add_magnet(download.title.magnet, download.save_path, hold_files=True)
+                wanted = download.state not in (State.COMPLETE, State.ERROR)
+                if wanted and download.title.magnet:
+                    if Download.objects.filter(pk=download.pk).exists():  # not deleted meanwhile
+                        log.info("reconcile: adding %s to the session again", download)
+                        downloads.add_to(engine, download)
                 continue
             if download.state in _BEFORE_FILES and engine.files(info_hash) is not None:
                 self._events.put(("metadata", info_hash))
-            elif download.state not in _BEFORE_FILES and engine.status(info_hash).finished:
+                continue
+            if download.state in _BEFORE_FILES:
+                continue
+            status = engine.status(info_hash)
+            if download.state in _FETCHING and status.total_wanted == 0:
+                self._choose_again(download)  # woke up from a resume file older than the choice
+            elif status.finished:
                 self._events.put(("finished", info_hash))
-        for info_hash in engine.torrents():
-            if info_hash not in rows:
-                log.warning("engine: dropping %s, which no download asks for", info_hash)
-                engine.remove(info_hash, delete_files=False)
+        for info_hash in in_session - rows.keys():
+            log.info("reconcile: dropping %s, which no download asks for", info_hash)
+            engine.remove(info_hash, delete_files=False)
 
     # -- events
 
@@ -234,6 +257,7 @@ class EnginePart:
             chosen = title.files.exclude(torrent_index=None).values_list("torrent_index", flat=True)
             self._select(info_hash, files, set(chosen))
             return
+        crash_point("metadata.received")
         # Not announced: a passing state that no page shows apart from the download's own row.
         Download.objects.filter(pk=download.pk).update(state=State.VETTING)
         result = vetting.vet(files, title.kind, min_video_size=self.min_video_size)
@@ -244,6 +268,7 @@ class EnginePart:
             )
             return
         self._select(info_hash, files, {k.index for k in result.keep})
+        crash_point("vetting.chosen")
         by_index = {f.index: f for f in files}
         with transaction.atomic():
             for keep in result.keep:
@@ -265,6 +290,15 @@ class EnginePart:
             download.save(update_fields=["state", "metadata_at", "total_size"])
             title.set_status(Status.DOWNLOADING)
 
+    def _choose_again(self, download: Download) -> None:
+        """Give the torrent back the files vetting chose (recorded on the title's files)."""
+        files = self.engine.files(download.info_hash)
+        chosen = download.title.files.exclude(torrent_index=None)
+        keep = set(chosen.values_list("torrent_index", flat=True))
+        if files and keep:
+            log.info("reconcile: %s wanted no file; choosing its files again", download)
+            self._select(download.info_hash, files, keep)
+
     def _select(self, info_hash: str, files: list[Any], keep: set[int]) -> None:
         self.engine.set_file_priorities(
             info_hash, {f.index: DEFAULT_PRIORITY if f.index in keep else 0 for f in files}
@@ -278,6 +312,7 @@ class EnginePart:
         if not status.finished:
             return
         title = download.title
+        crash_point("completion.finished")
         with transaction.atomic():
             seeding = self.engine.seed_ratio is not None and not status.paused
             download.state = State.SEEDING if seeding else State.COMPLETE
@@ -288,6 +323,7 @@ class EnginePart:
             download.completed_at = timezone.now()
             download.save()
             title.set_status(Status.COMPLETE)
+        crash_point("completion.committed")
         push(media_live.download(title.pk), progress_data(download))
         for receiver, error in signals.download_completed.send_robust(sender=Download, title=title):
             if error is not None:

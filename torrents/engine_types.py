@@ -41,6 +41,11 @@ class EngineError(Exception):
     """The engine cannot do what was asked (unknown torrent, not started, bad magnet ...)."""
 
 
+def handle_gone(exc: BaseException) -> bool:
+    """libtorrent's error for a handle of a torrent removed meanwhile (an expected race)."""
+    return isinstance(exc, RuntimeError) and "invalid torrent handle" in str(exc)
+
+
 class StreamTimeout(EngineError, TimeoutError):
     """A streaming read did not get its pieces in time (a ``TimeoutError``, as the library's
     ``PieceReader`` protocol asks)."""

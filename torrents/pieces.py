@@ -18,7 +18,13 @@ from typing import Any
 import libtorrent as lt
 
 from torrents.deadlines import Claim, Deadlines, Futures
-from torrents.engine_types import STREAM_PRIORITY, EngineError, StreamTimeout, key_of
+from torrents.engine_types import (
+    STREAM_PRIORITY,
+    EngineError,
+    StreamTimeout,
+    handle_gone,
+    key_of,
+)
 from torrents.session import Session
 
 log = logging.getLogger(__name__)
@@ -256,8 +262,11 @@ class StreamingReads:
         self.deadlines.remove(info_hash, claim)
         try:
             self.deadlines.arrange(info_hash)
-        except Exception:  # never mask what ended the read
-            log.exception("re-arranging the deadlines of %s", info_hash)
+        except Exception as exc:  # never mask what ended the read
+            if handle_gone(exc):  # removed meanwhile (torrents.races)
+                log.debug("the torrent %s went while a read ended", info_hash)
+            else:
+                log.exception("re-arranging the deadlines of %s", info_hash)
 
     def _rearm(self, info_hash: str) -> None:
         """Deadlines again for what is still wanted (a priority change or a re-check can drop

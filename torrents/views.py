@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from media import live
 from media.models import Title
+from plank.access import forbidden, may_change
 from torrents import downloads
 from torrents.models import Download
 
@@ -40,14 +41,24 @@ def moved_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @require_POST
 def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     title = get_object_or_404(Title, pk=pk)
-    if name not in ACTIONS or not Download.objects.filter(title=title).exists():
-        message = "This title has no download to change."
-        if request.htmx:
-            return HttpResponse(message, status=409)
-        messages.error(request, message)
-        return redirect(title)
-    ACTIONS[name](title)
+    if not may_change(request.user, title):
+        return forbidden(request, "Only the person who added this title, or an admin, can do that.")
+    # Retry works on any stuck title, with or without a download row (a crash before it).
+    has_download = Download.objects.filter(title=title).exists()
+    if name not in ACTIONS or not (has_download or name == "retry"):
+        return _refuse(request, title, "This title has no download to change.")
+    try:
+        ACTIONS[name](title)
+    except downloads.NothingToRetry as exc:
+        return _refuse(request, title, str(exc))
     if request.htmx:
         return HttpResponse(status=204)
     messages.success(request, DONE[name])
+    return redirect(title)
+
+
+def _refuse(request: HttpRequest, title: Title, message: str) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(message, status=409)
+    messages.error(request, message)
     return redirect(title)

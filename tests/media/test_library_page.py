@@ -336,3 +336,21 @@ def test_a_command_in_another_process_makes_the_served_grid_fresh(tmp_path) -> N
         while "New" not in (html := grid()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "New" in html and "Old" not in html
+
+
+def test_counts_follow_every_write() -> None:
+    from django.db import connection
+
+    from media import library
+
+    heat = make_title(title="Heat")
+    make_title(title="Alien")
+    make_title(title="Wire", kind=Kind.TV)
+    assert library.counts() == {"movie": 2, "tv": 1}
+    Title.objects.filter(pk=heat.pk).update(kind=Kind.TV)
+    assert library.counts() == {"movie": 1, "tv": 2}
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE media_title SET status = %s WHERE title = %s", ["removed", "Wire"])
+    assert library.counts() == {"movie": 1, "tv": 1}
+    Title.objects.filter(title="Alien").delete()
+    assert library.counts() == {"movie": 0, "tv": 1}
