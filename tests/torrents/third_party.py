@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -166,7 +167,7 @@ class Transmission:
             "start-added-torrents": True,
             "speed-limit-up": upload_kbps or 0,
             "speed-limit-up-enabled": bool(upload_kbps),
-            "message-level": 1,
+            "message-level": int(os.environ.get("TR_LOG", "1")),
         }
         (self.config / "settings.json").write_text(json.dumps(settings))
         self.log_path = home / "transmission.log"
