@@ -317,7 +317,23 @@ def _start(env: dict[str, str], tree_dir: Path, workers: int) -> Server:
     raise TimeoutError("the server did not listen")
 
 
+def wait_ready(server: Server, timeout: float = 90) -> None:
+    """Until a worker answers (the port accepts connections before the workers are up)."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{server.url}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
 async def _measure(label: str, server: Server, env: dict[str, str], args) -> None:
+    await asyncio.to_thread(wait_ready, server)
     cookie = await asyncio.to_thread(server.login, "load")
     for _ in range(3):  # warm up: imports, templates, caches
         await get(server.port, "/", cookie)
