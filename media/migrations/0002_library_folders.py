@@ -6,131 +6,226 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('media', '0001_initial'),
+        ("media", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Scan',
+            name="Scan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('full', models.BooleanField(default=False, help_text='Open every file again')),
-                ('trigger', models.CharField(default='button', max_length=16)),
-                ('state', models.CharField(choices=[('queued', 'Waiting to start'), ('running', 'Scanning'), ('done', 'Done'), ('cancelled', 'Cancelled'), ('failed', 'Failed'), ('interrupted', 'Interrupted')], default='queued', max_length=12)),
-                ('requested_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('holder', models.CharField(blank=True, max_length=100)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('seen', models.IntegerField(default=0)),
-                ('to_probe', models.IntegerField(default=0)),
-                ('probed', models.IntegerField(default=0)),
-                ('added', models.IntegerField(default=0)),
-                ('updated', models.IntegerField(default=0)),
-                ('unchanged', models.IntegerField(default=0)),
-                ('moved', models.IntegerField(default=0)),
-                ('missing', models.IntegerField(default=0)),
-                ('returned', models.IntegerField(default=0)),
-                ('failed', models.IntegerField(default=0)),
-                ('ignored', models.IntegerField(default=0)),
-                ('current', models.CharField(blank=True, max_length=1000)),
-                ('outcome', models.TextField(blank=True)),
-                ('error', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("full", models.BooleanField(default=False, help_text="Open every file again")),
+                ("trigger", models.CharField(default="button", max_length=16)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Waiting to start"),
+                            ("running", "Scanning"),
+                            ("done", "Done"),
+                            ("cancelled", "Cancelled"),
+                            ("failed", "Failed"),
+                            ("interrupted", "Interrupted"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("requested_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("holder", models.CharField(blank=True, max_length=100)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("seen", models.IntegerField(default=0)),
+                ("to_probe", models.IntegerField(default=0)),
+                ("probed", models.IntegerField(default=0)),
+                ("added", models.IntegerField(default=0)),
+                ("updated", models.IntegerField(default=0)),
+                ("unchanged", models.IntegerField(default=0)),
+                ("moved", models.IntegerField(default=0)),
+                ("missing", models.IntegerField(default=0)),
+                ("returned", models.IntegerField(default=0)),
+                ("failed", models.IntegerField(default=0)),
+                ("ignored", models.IntegerField(default=0)),
+                ("current", models.CharField(blank=True, max_length=1000)),
+                ("outcome", models.TextField(blank=True)),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
+                "ordering": ["-requested_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ScanProblem',
+            name="ScanProblem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=1000)),
-                ('size', models.BigIntegerField(default=0)),
-                ('mtime_ns', models.BigIntegerField(default=0)),
-                ('ctime_ns', models.BigIntegerField(default=0)),
-                ('reason', models.CharField(max_length=300)),
-                ('seen_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("path", models.CharField(max_length=1000)),
+                ("size", models.BigIntegerField(default=0)),
+                ("mtime_ns", models.BigIntegerField(default=0)),
+                ("ctime_ns", models.BigIntegerField(default=0)),
+                ("reason", models.CharField(max_length=300)),
+                ("seen_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['folder', 'path'],
+                "ordering": ["folder", "path"],
             },
         ),
         migrations.AddField(
-            model_name='mediafile',
-            name='missing_since',
-            field=models.DateTimeField(blank=True, help_text='Gone from its folder since (it stays in the library)', null=True),
+            model_name="mediafile",
+            name="missing_since",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Gone from its folder since (it stays in the library)",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='mediafile',
-            name='mtime_ns',
+            model_name="mediafile",
+            name="mtime_ns",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='mediafile',
-            name='partial_hash',
-            field=models.CharField(blank=True, help_text='Of the size and the first and last 64 KiB', max_length=40),
+            model_name="mediafile",
+            name="partial_hash",
+            field=models.CharField(
+                blank=True, help_text="Of the size and the first and last 64 KiB", max_length=40
+            ),
         ),
         migrations.AddField(
-            model_name='mediafile',
-            name='scan_note',
-            field=models.CharField(blank=True, help_text='What the last scan made of the file, in words', max_length=300),
+            model_name="mediafile",
+            name="scan_note",
+            field=models.CharField(
+                blank=True,
+                help_text="What the last scan made of the file, in words",
+                max_length=300,
+            ),
         ),
         migrations.AlterField(
-            model_name='mediafile',
-            name='path',
-            field=models.CharField(blank=True, help_text='Path under its library folder, or under the data directory when it has none', max_length=1000),
+            model_name="mediafile",
+            name="path",
+            field=models.CharField(
+                blank=True,
+                help_text="Path under its library folder, or under the data directory when it has none",
+                max_length=1000,
+            ),
         ),
         migrations.CreateModel(
-            name='LibraryFolder',
+            name="LibraryFolder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('path', models.CharField(help_text='Absolute, links resolved', max_length=1000, unique=True)),
-                ('kind', models.CharField(choices=[('movies', 'Movies'), ('shows', 'Shows')], max_length=8)),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('watch_state', models.CharField(choices=[('unknown', 'Not watched yet'), ('watching', 'Watching for changes'), ('failed', "Can't watch: scanned on a timetable instead")], default='unknown', max_length=10)),
-                ('watch_detail', models.TextField(blank=True, help_text="Why it can't be watched, and the fix")),
-                ('watch_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('added_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "path",
+                    models.CharField(
+                        help_text="Absolute, links resolved", max_length=1000, unique=True
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("movies", "Movies"), ("shows", "Shows")], max_length=8
+                    ),
+                ),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "watch_state",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Not watched yet"),
+                            ("watching", "Watching for changes"),
+                            ("failed", "Can't watch: scanned on a timetable instead"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "watch_detail",
+                    models.TextField(blank=True, help_text="Why it can't be watched, and the fix"),
+                ),
+                ("watch_checked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'name'],
+                "ordering": ["kind", "name"],
             },
         ),
         migrations.AddField(
-            model_name='mediafile',
-            name='folder',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='files', to='media.libraryfolder'),
+            model_name="mediafile",
+            name="folder",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="files",
+                to="media.libraryfolder",
+            ),
         ),
         migrations.AddIndex(
-            model_name='mediafile',
-            index=models.Index(fields=['size', 'partial_hash'], name='mediafile_size_hash'),
+            model_name="mediafile",
+            index=models.Index(fields=["size", "partial_hash"], name="mediafile_size_hash"),
         ),
         migrations.AddConstraint(
-            model_name='mediafile',
-            constraint=models.UniqueConstraint(condition=models.Q(('folder__isnull', False)), fields=('folder', 'path'), name='mediafile_unique_in_folder'),
+            model_name="mediafile",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("folder__isnull", False)),
+                fields=("folder", "path"),
+                name="mediafile_unique_in_folder",
+            ),
         ),
         migrations.AddField(
-            model_name='scan',
-            name='folder',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scans', to='media.libraryfolder'),
+            model_name="scan",
+            name="folder",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="scans",
+                to="media.libraryfolder",
+            ),
         ),
         migrations.AddField(
-            model_name='scanproblem',
-            name='folder',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='problems', to='media.libraryfolder'),
+            model_name="scanproblem",
+            name="folder",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="problems",
+                to="media.libraryfolder",
+            ),
         ),
         migrations.AddIndex(
-            model_name='scan',
-            index=models.Index(fields=['folder', 'state'], name='media_scan_folder__b07b41_idx'),
+            model_name="scan",
+            index=models.Index(fields=["folder", "state"], name="media_scan_folder__b07b41_idx"),
         ),
         migrations.AddConstraint(
-            model_name='scanproblem',
-            constraint=models.UniqueConstraint(fields=('folder', 'path'), name='scanproblem_unique_path'),
+            model_name="scanproblem",
+            constraint=models.UniqueConstraint(
+                fields=("folder", "path"), name="scanproblem_unique_path"
+            ),
         ),
     ]

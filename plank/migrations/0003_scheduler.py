@@ -5,58 +5,110 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('plank', '0002_encrypt_tmdb_key'),
+        ("plank", "0002_encrypt_tmdb_key"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScheduledTask',
+            name="ScheduledTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('every_seconds', models.PositiveIntegerField(blank=True, help_text='Empty: the interval the task comes with.', null=True, validators=[django.core.validators.MinValueValidator(60), django.core.validators.MaxValueValidator(31536000)], verbose_name='Interval (seconds)')),
-                ('next_run_at', models.DateTimeField(blank=True, null=True)),
-                ('run_requested_at', models.DateTimeField(blank=True, help_text='Someone asked for a run now; the scheduler queues it.', null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True)),
+                (
+                    "every_seconds",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Empty: the interval the task comes with.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(60),
+                            django.core.validators.MaxValueValidator(31536000),
+                        ],
+                        verbose_name="Interval (seconds)",
+                    ),
+                ),
+                ("next_run_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run_requested_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Someone asked for a run now; the scheduler queues it.",
+                        null=True,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SchedulerLease',
+            name="SchedulerLease",
             fields=[
-                ('name', models.CharField(max_length=32, primary_key=True, serialize=False)),
-                ('holder', models.CharField(max_length=100)),
-                ('acquired_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
+                ("name", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("holder", models.CharField(max_length=100)),
+                ("acquired_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='TaskRun',
+            name="TaskRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(db_index=True, max_length=64)),
-                ('trigger', models.CharField(default='schedule', max_length=16)),
-                ('state', models.CharField(choices=[('queued', 'Waiting to start'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('interrupted', 'Interrupted')], default='queued', max_length=12)),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration', models.FloatField(blank=True, help_text='Seconds', null=True)),
-                ('outcome', models.TextField(blank=True, help_text='How it went, in words')),
-                ('error', models.TextField(blank=True)),
-                ('done', models.BigIntegerField(default=0)),
-                ('total', models.BigIntegerField(blank=True, null=True)),
-                ('text', models.CharField(blank=True, help_text='What it is doing now', max_length=300)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('holder', models.CharField(blank=True, help_text='The process running it', max_length=100)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task", models.CharField(db_index=True, max_length=64)),
+                ("trigger", models.CharField(default="schedule", max_length=16)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Waiting to start"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("interrupted", "Interrupted"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration", models.FloatField(blank=True, help_text="Seconds", null=True)),
+                ("outcome", models.TextField(blank=True, help_text="How it went, in words")),
+                ("error", models.TextField(blank=True)),
+                ("done", models.BigIntegerField(default=0)),
+                ("total", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "text",
+                    models.CharField(blank=True, help_text="What it is doing now", max_length=300),
+                ),
+                ("cancel_requested", models.BooleanField(default=False)),
+                (
+                    "holder",
+                    models.CharField(
+                        blank=True, help_text="The process running it", max_length=100
+                    ),
+                ),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-queued_at', '-id'],
-                'indexes': [models.Index(fields=['task', '-queued_at'], name='plank_taskr_task_d753cf_idx')],
+                "ordering": ["-queued_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["task", "-queued_at"], name="plank_taskr_task_d753cf_idx")
+                ],
             },
         ),
     ]
