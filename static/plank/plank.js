@@ -102,6 +102,35 @@
     });
   }
 
+  // No inline handlers anywhere (the Content-Security-Policy allows no inline script, and
+  // htmx's eval is off): behaviour is wired here by data attributes, delegated on document.
+
+  // [data-submit-on-change]: a select (or input) that submits its form when it changes.
+  document.addEventListener("change", function (event) {
+    var field = event.target.closest && event.target.closest("[data-submit-on-change]");
+    if (!field || !field.form) return;
+    if (field.form.requestSubmit) field.form.requestSubmit();
+    else field.form.submit();
+  });
+
+  // The folder browser's "Use this folder" ([data-use-folder="<path>"]): fill the path
+  // input and close the browser, instead of following the link (which works without JS).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-use-folder]");
+    if (!link) return;
+    var input = document.getElementById("folder-path");
+    if (!input) return;
+    event.preventDefault();
+    input.value = link.getAttribute("data-use-folder");
+    var browser = document.getElementById("folder-browser");
+    if (browser) {
+      var empty = document.createElement("div");
+      empty.id = "folder-browser";
+      browser.replaceWith(empty);
+    }
+    input.focus();
+  });
+
   // The add dialog's preview is shown only when it has something to say.
   document.addEventListener("htmx:afterSwap", function (event) {
     var preview = document.getElementById("add-preview");
