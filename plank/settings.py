@@ -267,6 +267,8 @@ PLANK_METADATA_TIMEOUT = int(env("METADATA_TIMEOUT", "120"))
 PLANK_TORRENT_RESUME_SECONDS = float(env("TORRENT_RESUME_SECONDS", "30"))
 PLANK_MIN_VIDEO_SIZE = int(env("MIN_VIDEO_SIZE", str(1024 * 1024)))  # smaller videos are samples
 PLANK_DOWNLOAD_SAVE_SECONDS = float(env("DOWNLOAD_SAVE_SECONDS", "5"))
+# /downloads/ warns when the downloads folder's disk has less free than this (bytes)
+PLANK_LOW_DISK_BYTES = int(env("LOW_DISK_BYTES", str(10 * 1024**3)))
 PLANK_STREAM_TIMEOUT = float(env("STREAM_TIMEOUT", "20"))
 # The roles of this process ("web", "engine"); `serve` and `engine` set them (see plank.parts).
 # Management commands and tests run with none: no relay, no engine, unless a test starts them.

@@ -47,7 +47,15 @@ _BEFORE_FILES = {State.METADATA, State.VETTING, State.NO_PEERS}
 _FETCHING = {State.DOWNLOADING, State.PAUSED}  # files chosen, not all of them here yet
 # What a progress tick writes. Progress is pushed as data, not announced: these columns are
 # written with QuerySet.update, which the live declarations do not see (on purpose).
-_PROGRESS_FIELDS = ("download_rate", "upload_rate", "peers", "eta", "progress", "downloaded")
+_PROGRESS_FIELDS = (
+    "download_rate",
+    "upload_rate",
+    "peers",
+    "eta",
+    "progress",
+    "downloaded",
+    "uploaded",
+)
 
 
 class Throttle:
@@ -342,6 +350,7 @@ class EnginePart:
         changed = state != download.state
         download.download_rate = status.download_rate
         download.upload_rate = status.upload_rate
+        download.uploaded = status.all_time_upload
         download.peers = status.peers
         download.eta = status.eta
         if download.state not in _BEFORE_FILES:

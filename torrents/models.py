@@ -34,6 +34,7 @@ class Download(models.Model):
     eta = models.PositiveIntegerField(null=True, blank=True, help_text="seconds left, if known")
     total_size = models.BigIntegerField(default=0, help_text="bytes of the files kept")
     downloaded = models.BigIntegerField(default=0, help_text="bytes of the kept files already here")
+    uploaded = models.BigIntegerField(default=0, help_text="bytes sent to peers, all time")
     error = models.TextField(blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
     searching_since = models.DateTimeField(

@@ -2,28 +2,74 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from media import live
+from media import live, status
 from media.models import Title
 from plank.access import forbidden, may_change
-from torrents import downloads
+from torrents import disk, downloads
 from torrents.models import Download
 
 ACTIONS = {"pause": downloads.pause, "resume": downloads.resume, "retry": downloads.retry}
 DONE = {"pause": "Paused.", "resume": "Resumed.", "retry": "Looking for peers again."}
 
 
+# What each download state offers (the title's status may add Retry: stalled, no peers).
+_ACTIONS_BY_STATE = {
+    Download.State.METADATA: ("pause",),
+    Download.State.VETTING: ("pause",),
+    Download.State.DOWNLOADING: ("pause",),
+    Download.State.NO_PEERS: ("retry",),
+    Download.State.ERROR: ("retry",),
+    Download.State.PAUSED: ("resume",),
+    Download.State.SEEDING: ("pause",),  # stops seeding: the files stay
+    Download.State.COMPLETE: (),
+}
+_RETRY_WHEN = {status.STALLED, status.WAITING, status.ERROR}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of ``/downloads/``: the download, its title's one state, what the viewer may
+    do with it."""
+
+    download: Download
+    status: status.TitleStatus
+    can_change: bool
+    actions: tuple[str, ...]
+
+    @property
+    def ratio(self) -> float | None:
+        """Bytes sent to peers per byte received (None before any byte came)."""
+        d = self.download
+        return d.uploaded / d.downloaded if d.downloaded else None
+
+
+def _row(user: Any, d: Download) -> Row:
+    state = status.status_of(d.title)
+    can_change = may_change(user, d.title)
+    actions: tuple[str, ...] = ()
+    if can_change:
+        actions = _ACTIONS_BY_STATE.get(d.state, ())
+        if state.state in _RETRY_WHEN and "retry" not in actions:
+            actions = (*actions, "retry")
+    return Row(d, state, can_change, actions)
+
+
 @require_GET
 def downloads_page(request: HttpRequest) -> HttpResponse:
-    rows = Download.objects.select_related("title").order_by("-added_at")
+    found = Download.objects.select_related("title").prefetch_related("title__files")
     context = {
         "nav": "torrents",
-        "downloads": rows,
+        "rows": [_row(request.user, d) for d in found.order_by("-added_at")],
+        "disk": disk.downloads_space(),
         "downloads_key": live.DOWNLOADS,
         "list_url": f"{reverse('downloads')}?partial=list",
     }
