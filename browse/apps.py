@@ -14,7 +14,7 @@ class BrowseConfig(AppConfig):
     def ready(self) -> None:
         # Models can be imported only once the apps are loaded, hence the imports here. The
         # live declarations (browse/live.py) are imported by the live app, with every app's.
-        from browse import discover, library_search, matching, scheduled
+        from browse import discover, home_rows, library_search, matching, scheduled
         from media.models import Title
         from plank import scheduler, system
         from plank.models import Preferences
@@ -31,6 +31,7 @@ class BrowseConfig(AppConfig):
         system.register(discover.health)
         # TMDB's results beside the library's on /search/ (media cannot import browse).
         library_search.register()
+        home_rows.register()  # TMDB's Trending as a row of the library's home screen
         system.register(matching.sync_health)
         # manage.py sync's work, on a timetable (the Tasks page shows and changes it).
         scheduler.register(

@@ -14,7 +14,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from media import downloading, library, library_pages, live, playback
+from media import downloading, home, library, library_pages, live
 from media.forms import AddMagnetForm
 from media.models import Kind, Title
 from plank.access import forbidden, may_change
@@ -65,19 +65,34 @@ def _library_context(request: HttpRequest, form: AddMagnetForm | None = None) ->
         ),
         "counts": SimpleLazyObject(library.counts),
         "form": form or AddMagnetForm(initial={"type": kind}),
-        "positions": SimpleLazyObject(lambda: playback.continue_watching(request.user)),
+        # The home screen's rows: on the plain library page only (no tab, filter, sort or page).
+        "home_rows": home.rows(request, base) if _is_home(request) else [],
     }
+
+
+def _is_home(request: HttpRequest) -> bool:
+    return not any(request.GET.get(name) for name in ("type", "q", "sort", "after"))
 
 
 @require_GET
 def library_page(request: HttpRequest) -> HttpResponse:
-    context = _library_context(request)
     partial = request.GET.get("partial")
+    if partial == "row" and request.htmx:
+        return _home_row(request)
+    context = _library_context(request)
     if request.htmx and request.htmx.target == "library-grid":
         partial = "grid"  # the filter box: its pushed URL stays a whole page's URL
     if request.htmx and not request.htmx.history_restore_request and partial in PARTIALS:
         return render(request, f"media/library.html#{partial}", context)
     return render(request, "media/library.html", context)
+
+
+def _home_row(request: HttpRequest) -> HttpResponse:
+    """One home row alone (its live refresh); an unknown or withdrawn row renders as nothing."""
+    row = home.row(request, request.GET.get("row", ""), reverse("library"))
+    if row is None:
+        return HttpResponse("")
+    return render(request, "media/_home_rows.html#row", {"row": row})
 
 
 @require_http_methods(["GET", "POST"])
