@@ -116,7 +116,7 @@ def one_run(
     page.click("a.button:has-text('Play')")
     page.wait_for_selector("video#player-video", timeout=30_000)
     page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; v.play(); }")
-    page.wait_for_function("document.querySelector('video').currentTime > 0", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('video').currentTime > 0", timeout=60_000)
     playing = time.monotonic()
     error = page.evaluate(
         "document.querySelector('video').error && document.querySelector('video').error.message"

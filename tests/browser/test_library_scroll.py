@@ -47,7 +47,7 @@ def test_scrolling_a_2000_title_library(browser, big_library, tmp_path: Path) ->
             break
         page.locator("#library-grid .grid-more").last.scroll_into_view_if_needed()
         page.wait_for_function(
-            f"document.querySelectorAll('#library-grid .poster-card').length > {before}",
+            f"() => document.querySelectorAll('#library-grid .poster-card').length > {before}",
             timeout=10_000,
         )
     ids = page.eval_on_selector_all(

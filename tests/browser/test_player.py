@@ -78,7 +78,9 @@ def test_the_player_plays_while_the_title_is_still_downloading(
         )
 
         # currentTime moves on while the download is still running.
-        page.wait_for_function("document.querySelector('video').currentTime > 0.5", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelector('video').currentTime > 0.5", timeout=30_000
+        )
         playing_after = time.monotonic() - pressed
         state_before, percent_before = download_state(page, server, title_id)
         first = page.evaluate("document.querySelector('video').currentTime")
