@@ -11,7 +11,7 @@ class MediaConfig(AppConfig):
 
     def ready(self) -> None:
         # Models (and modules that use them) can be imported only once the apps are loaded.
-        from media import folder_tasks, search_index, title_counts, watch
+        from media import folder_tasks, notify, search_index, title_counts, watch
         from plank import parts, scheduler, sections, system
 
         parts.register("watch", watch.WatchPart, roles=("engine",))
@@ -29,6 +29,7 @@ class MediaConfig(AppConfig):
         )
         sections.register("Library folders", "library-folders", order=20)
         system.register(folder_tasks.health)
+        notify.connect()  # requests answered: the person who asked is told (plank.notifications)
         # A migration that rebuilds media_title on SQLite drops the search index's triggers.
         post_migrate.connect(search_index.after_migrate, sender=self, dispatch_uid="search-index")
         post_migrate.connect(title_counts.after_migrate, sender=self, dispatch_uid="title-counts")

@@ -188,3 +188,30 @@ class Invite(models.Model):
 
     def __str__(self) -> str:
         return f"invitation ({self.role}) {self.note or self.pk}"
+
+
+class Notification(models.Model):
+    """Something that happened to a person's titles: a download finished or was refused, a
+    request was answered. Shown as a toast on their open pages and in the user menu
+    (plank/notifications.py); the apps that know what happened create them."""
+
+    class Kind(models.TextChoices):
+        FINISHED = "finished", "Download finished"
+        REFUSED = "refused", "Download refused or failed"
+        REQUEST_ANSWERED = "request_answered", "Request answered"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    text = models.CharField(max_length=500)
+    url = models.CharField(max_length=500, blank=True, help_text="A page of this Plank")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_new")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.text}"

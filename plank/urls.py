@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from plank import icons, people, setup, task_views, views
+from plank import icons, notification_views, people, setup, task_views, views
 from plank.login import ThrottledLoginView
 
 urlpatterns = [
@@ -43,5 +43,8 @@ urlpatterns = [
     path("settings/people/<int:pk>/active", people.change_active, name="people-active"),
     path("settings/people/approval", people.approval, name="people-approval"),
     path("invite/<str:token>/", people.accept, name="invite-accept"),
+    # notifications (issue 12): a person's own list, and "Mark all read"
+    path("notifications/", notification_views.notifications_page, name="notifications"),
+    path("notifications/read", notification_views.read_all, name="notifications-read"),
     path("admin/", admin.site.urls),
 ]

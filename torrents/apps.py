@@ -14,7 +14,7 @@ class TorrentsConfig(AppConfig):
         from media import downloading, signals
         from plank import parts, system
         from plank.live import cache
-        from torrents import downloads, engine, engine_part, preferences
+        from torrents import downloads, engine, engine_part, notify, preferences
         from torrents.signals import download_completed
 
         parts.register("engine", engine_part.engine_part, roles=("engine",))
@@ -29,6 +29,7 @@ class TorrentsConfig(AppConfig):
         download_completed.connect(
             engine_part.on_download_completed, dispatch_uid="torrents-file-into-library"
         )
+        notify.connect()  # downloads finished or failed: the people concerned are told
         self._find_and_get()
 
     def _find_and_get(self) -> None:

@@ -28,6 +28,7 @@ from plank.live.keys import check_key, to_json
 from plank.live.models import Outbox
 from plank.models import (
     Invite,
+    Notification,
     Preferences,
     ScheduledTask,
     SchedulerLease,
@@ -68,6 +69,9 @@ BUILDERS: dict[type[models.Model], Callable[[], Any]] = {
     ),
     Outbox: lambda: Outbox.objects.create(keys=[["x"]]),
     Invite: lambda: Invite.objects.create(token_hash="f" * 64, expires_at=timezone.now()),
+    Notification: lambda: Notification.objects.create(
+        user=make_user(), kind="finished", text="Alien is ready"
+    ),
     Request: lambda: Request.objects.create(title=make_title(), requested_by=make_user()),
     Title: lambda: make_title(),
     Season: lambda: make_show(seasons={1: 0}).seasons.get(),

@@ -213,6 +213,8 @@ TABLE: dict[str, Row] = {
     "people-active": Row(ADMINS, _person),
     "people-approval": Row(ADMINS, _none),
     "invite-accept": Row(OPEN),
+    "notifications": Row(READ),
+    "notifications-read": Row(EVERYONE, _none),  # each person marks only their own
 }
 
 
