@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from plank.live.events import emit, push
 from plank.live.project import NOTIFY
@@ -96,7 +97,14 @@ def push_toasts(user_id: int) -> None:
 
 
 def for_user(user: Any, limit: int = MENU_SIZE) -> list[Notification]:
-    return list(Notification.objects.filter(user_id=user.pk).order_by("-created_at", "-id")[:limit])
+    """The newest ``limit`` of ``user``'s notifications, each with ``ago`` ("just now",
+    "5 minutes ago") for the list."""
+    rows = list(Notification.objects.filter(user_id=user.pk).order_by("-created_at", "-id")[:limit])
+    now = timezone.now()
+    for row in rows:
+        recent = now - row.created_at < timedelta(minutes=1)
+        row.ago = "just now" if recent else f"{timesince(row.created_at, now, depth=1)} ago"  # type: ignore[attr-defined]
+    return rows
 
 
 def unread_count(user: Any) -> int:

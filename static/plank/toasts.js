@@ -42,7 +42,6 @@
     var box = ensureRegion();
     var toast = document.createElement("div");
     toast.className = "toast toast-" + String(item.kind || "info").replace(/[^a-z_]/g, "");
-    toast.setAttribute("role", "status");
     toast.setAttribute("data-notification-id", String(item.id));
     var text = document.createElement("span");
     text.className = "toast-text";

@@ -137,6 +137,7 @@ def test_the_menu_shows_the_count_and_the_newest_ten_escaped(client_member: Clie
         "/notifications/", {"partial": "menu"}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert menu.count('class="notify-item') == 10
+    assert "just now" in menu
     assert "&lt;script&gt;alert" in menu and "<script>alert" not in menu
     assert "Title 11 is ready" in menu and "Title 1 is ready" not in menu  # the newest ten
     assert "Someone else" not in menu and "Mark all read" in menu
