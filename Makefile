@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-PYTEST_ARGS ?=
+# The suite on every core (pytest-xdist; each worker its own Redis database and data folder:
+# tests/workers.py), a module's tests on one worker so module fixtures are made once.
+PYTEST_ARGS ?= -n auto --dist loadscope
 SCREENSHOTS ?= data/screenshots
 
 .PHONY: run test setup migrate static lint bench screenshots clean
