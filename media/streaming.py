@@ -24,7 +24,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.http import require_http_methods
 
-from media import downloading
+from media import downloading, stream_forward
 from media.downloading import PieceReader
 from media.files import download_path, inside
 from media.files import resolve as library_file
@@ -408,6 +408,8 @@ async def _serve_complete(request: HttpRequest, located: Located) -> HttpRespons
 
 async def _serve_downloading(request: HttpRequest, located: Located) -> HttpResponseBase:
     engine = downloading.current_reader()
+    if engine is None and settings.PLANK_STREAM_FORWARD:
+        return await stream_forward.forward(request, settings.PLANK_STREAM_FORWARD)
     if engine is None:
         raise Refusal(
             503,

@@ -273,6 +273,9 @@ PLANK_STREAM_TIMEOUT = float(env("STREAM_TIMEOUT", "20"))
 # The roles of this process ("web", "engine"); `serve` and `engine` set them (see plank.parts).
 # Management commands and tests run with none: no relay, no engine, unless a test starts them.
 PLANK_ROLES: frozenset[str] = frozenset()
+# In a worker of `serve --workers N` without the engine: where worker 0 answers the streams of
+# files still downloading (127.0.0.1:PORT, set by serve; media/stream_forward.py).
+PLANK_STREAM_FORWARD = ""
 PLANK_RELAY_POLL_SECONDS = float(env("RELAY_POLL_SECONDS", "0.1"))
 
 # The live layer's tuning (settings only, not environment variables: tests change them).

@@ -6,6 +6,10 @@ hands each new connection to one of them). The engine, the scheduler and the job
 exactly one child (worker 0), every child serves pages and sockets and runs a relay; a change
 made in any of them reaches the sockets of all (docs/live-layer.md). A child that dies is
 started again. With ``--workers 1`` everything runs in this one process, as before.
+
+Only the engine knows a downloading file's pieces, so worker 0 also listens on a private
+127.0.0.1 port that the supervisor binds, and the other workers pass such streams on to it
+(``media/stream_forward.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ class Command(BaseCommand):
         # Internal: a worker started by the supervisor, serving the socket it inherited.
         parser.add_argument("--fd", type=int, default=None, help="(internal) listening socket")
         parser.add_argument("--worker", type=int, default=0, help="(internal) worker number")
+        parser.add_argument(
+            "--engine-fd", type=int, default=None, help="(internal) worker 0's private socket"
+        )
+        parser.add_argument(
+            "--engine-port", type=int, default=None, help="(internal) worker 0's private port"
+        )
 
     def handle(
         self,
@@ -66,6 +76,8 @@ class Command(BaseCommand):
         workers: int | None = None,
         fd: int | None = None,
         worker: int = 0,
+        engine_fd: int | None = None,
+        engine_port: int | None = None,
         **options,
     ) -> None:
         workers = default_workers() if workers is None else workers
@@ -78,9 +90,20 @@ class Command(BaseCommand):
             Supervisor(host, port, workers, web_only, self.stdout).run()
             return
         roles = {"web"} if web_only or worker > 0 else {"web", "engine"}
-        self.serve(host, port, roles, fd=fd, worker=worker)
+        if engine_port and "engine" not in roles:  # streams of downloading files: worker 0's
+            settings.PLANK_STREAM_FORWARD = f"127.0.0.1:{engine_port}"
+        self.serve(host, port, roles, fd=fd, worker=worker, engine_fd=engine_fd)
 
-    def serve(self, host: str, port: int, roles: set[str], *, fd: int | None, worker: int) -> None:
+    def serve(
+        self,
+        host: str,
+        port: int,
+        roles: set[str],
+        *,
+        fd: int | None,
+        worker: int,
+        engine_fd: int | None = None,
+    ) -> None:
         # daphne.server installs Twisted's asyncio reactor on import: import it first.
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
@@ -97,6 +120,8 @@ class Command(BaseCommand):
             )
         else:
             endpoints = [f"fd:fileno={fd}"]  # Twisted's parser takes IPv4 sockets only
+            if engine_fd is not None:  # the other workers' streams of downloading files
+                endpoints.append(f"fd:fileno={engine_fd}")
             log.info("worker %d (pid %d): %s", worker, os.getpid(), ", ".join(sorted(roles)))
         server = Server(
             application=application,
@@ -123,11 +148,12 @@ class Supervisor:
         self.children: dict[int, subprocess.Popen[bytes]] = {}
         self.delays: dict[int, float] = {}
         self.stopping = False
+        self.engine_sock: socket.socket | None = None
 
-    def _listen(self) -> socket.socket:
+    def _listen(self, host: str, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host.strip("[]"), self.port))
+        sock.bind((host, port))
         sock.listen(1024)
         sock.set_inheritable(True)
         return sock
@@ -150,16 +176,24 @@ class Supervisor:
         ]
         if self.web_only:
             command.append("--web-only")
-        self.children[number] = subprocess.Popen(command, pass_fds=(fd,))
+        fds = [fd]
+        if self.engine_sock is not None:  # worker 0 streams downloading files for the others
+            command += ["--engine-port", str(self.engine_sock.getsockname()[1])]
+            if number == 0:
+                command += ["--engine-fd", str(self.engine_sock.fileno())]
+                fds.append(self.engine_sock.fileno())
+        self.children[number] = subprocess.Popen(command, pass_fds=fds)
 
     def _stop(self, *_: object) -> None:
         self.stopping = True
 
     def run(self) -> None:
         try:
-            sock = self._listen()
+            sock = self._listen(self.host.strip("[]"), self.port)
         except OSError as exc:
             raise CommandError(f"cannot listen on {self.host}:{self.port}: {exc}") from exc
+        if not self.web_only:  # only the engine's worker can stream a file still downloading
+            self.engine_sock = self._listen("127.0.0.1", 0)
         previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
         roles = "web" if self.web_only else "web; engine, jobs in worker 0"
         self.stdout.write(
@@ -172,6 +206,8 @@ class Supervisor:
         finally:
             self._shutdown()
             sock.close()
+            if self.engine_sock is not None:
+                self.engine_sock.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
