@@ -17,6 +17,7 @@ from tests.browser.conftest import login
 from tests.live.live_server import Server, manage
 
 COMPLETE_ANNAS_TITLE = """
+import secrets
 from django.contrib.auth import get_user_model
 from media.models import Status
 from tests.factories import make_download, make_title
@@ -24,12 +25,13 @@ from torrents.models import Download
 from torrents.signals import download_completed
 anna = get_user_model().objects.get(username="anna")
 title = make_title(title="Heat <b>1995</b>", status=Status.DOWNLOADING, added_by=anna)
-make_download(title, state="downloading", progress=0.99)
+make_download(title, state="downloading", progress=0.99, info_hash=secrets.token_hex(20))
 download_completed.send(sender=Download, title=title)
 print(title.pk)
 """
 
 SEED_ROWS = """
+import secrets
 from django.contrib.auth import get_user_model
 from media.models import PlaybackPosition, Status
 from tests.factories import make_download, make_file, make_show, make_title
@@ -43,7 +45,7 @@ for n, name in enumerate(["Alien", "Brazil", "Paterson", "Arrival", "Her", "Up",
 for name, progress in [("The Matrix", 0.42), ("Dune", 0.08), ("Solaris", 0.77)]:
     loading = make_title(title=name, status=Status.DOWNLOADING)
     make_download(loading, state="downloading", progress=progress, peers=9, download_rate=2_400_000,
-                  eta=900)
+                  eta=900, info_hash=secrets.token_hex(20))
 show = make_show(title="Breaking Bad", year=2008, seasons={1: ["Pilot", "Cat's in the Bag...",
                                                                  "...And the Bag's in the River"]})
 episodes = list(show.seasons.get().episodes.order_by("number"))
@@ -134,4 +136,39 @@ def test_home_rows_screenshots(
     assert items.evaluate("el => getComputedStyle(el).scrollSnapType").startswith("x")
     assert anna.evaluate("document.documentElement.scrollWidth") <= width
     anna.screenshot(path=str(shots_dir(tmp_path) / f"home-rows-{size}.png"), full_page=True)
+    anna.context.close()
+
+
+START_A_DOWNLOAD = """
+import secrets
+from media.models import Status
+from tests.factories import make_download, make_title
+title = make_title(title="Stalker", year=1979, status=Status.DOWNLOADING)
+make_download(title, state="downloading", progress=0.1, peers=3, download_rate=1_000_000,
+              info_hash=secrets.token_hex(20))
+print(title.pk)
+"""
+
+PUSH_PROGRESS = """
+from plank.live.events import push
+push(("download", {pk}), {{"fraction": 0.5, "rate": 2_000_000, "peers": 5}})
+import time; time.sleep(1.5)  # the wake-up reaches the server before this process ends
+"""
+
+
+def test_home_rows_update_live(browser, server: Server, plank_env) -> None:
+    anna = login(browser, server, "anna")
+    anna.wait_for_selector('#live-badge[data-state="live"]', timeout=10_000)
+    anna.evaluate("window.__sameDocument = true")
+    pk = manage(plank_env, "shell", "-c", START_A_DOWNLOAD).strip().splitlines()[-1]
+    card = f'#home-row-downloading [data-title-id="{pk}"]'
+    anna.wait_for_selector(card, timeout=10_000)  # the row refetched itself
+    assert anna.is_visible("#home-row-downloading")
+    bar = f'{card} .progress [data-bind-width="fraction"]'
+    assert anna.get_attribute(bar, "style").strip().rstrip(";") == "width: 10%"
+    manage(plank_env, "shell", "-c", PUSH_PROGRESS.format(pk=pk))
+    anna.wait_for_function(
+        "sel => parseFloat(document.querySelector(sel).style.width) === 50", arg=bar, timeout=10_000
+    )
+    assert anna.evaluate("window.__sameDocument") is True  # no reload
     anna.context.close()
