@@ -51,9 +51,10 @@ def _wanted_title(result: Result, kind: str, user: Any) -> Title:
     )
 
 
-def ask_for_result(result: Result, kind: str, user: Any) -> Asked:
-    """Ask for one release the person picked (its magnet kept when the feed gave one)."""
-    title = _wanted_title(result, kind, user)
+def ask_for_result(result: Result, kind: str, user: Any, title: Title | None = None) -> Asked:
+    """Ask for one release the person picked (its magnet kept when the feed gave one), for
+    ``title`` when it is in the library already."""
+    title = title or _wanted_title(result, kind, user)
     requests.ask(title, user, release_name=result.name, magnet=result.magnet)
     return Asked(ASKED, title)
 

@@ -217,16 +217,16 @@ def find_get(request: HttpRequest) -> HttpResponse:
         )
         return redirect(back)
     result = chosen.candidate
+    if owned is not None and not may_change(request.user, owned):
+        return forbidden(request, NOT_YOURS)
+    if approvals.needs_approval(request.user):  # for a title of theirs in the library too
+        asked = approvals.ask_for_result(result, target.kind, request.user, owned)
+        messages.info(request, asked.message)
+        return redirect(asked.title) if asked.title else redirect(back)
     if owned is not None:
-        if not may_change(request.user, owned):
-            return forbidden(request, NOT_YOURS)
         outcome = wanted.get_result(owned, result)
         (messages.success if outcome.ok else messages.error)(request, outcome.message)
         return redirect(owned)
-    if approvals.needs_approval(request.user):
-        asked = approvals.ask_for_result(result, target.kind, request.user)
-        messages.info(request, asked.message)
-        return redirect(asked.title) if asked.title else redirect(back)
     try:
         added = grab.add_new(result, target.kind, request.user)
     except grab.GrabError as exc:

@@ -14,8 +14,9 @@ from tests.torrents import find_helpers
 from tests.torrents.conftest import wait_for
 from tests.torrents.fake_torznab import plain_indexer
 from tests.torrents.find_helpers import FakeIndexer, release
-from torrents import search
+from torrents import search, wanted
 from torrents.models import Download, TitleSearch
+from torrents.targets import TitleTarget
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -106,3 +107,24 @@ def test_admins_never_need_approval(fake, approval_on) -> None:
     logged_in(make_user("admin")).post("/torrents/get", {"q": "night train", "ref": result.ref})
     assert not Request.objects.exists()
     assert Download.objects.filter(info_hash=BEST.info_hash).exists()
+
+
+def test_get_from_the_find_page_on_a_members_own_title_asks_too(fake, approval_on) -> None:
+    """The find page's Get on a title already in the library (the member's own) is a request
+    like any other Get: no download until an admin approves."""
+    member = make_user("member")
+    title = make_title(
+        title="Night Train", year=2019, tmdb_id=4242, status="pending", magnet="", added_by=member
+    )
+    fake.add(FakeIndexer("a", "A", [BEST]))
+    plain_indexer(fake, "a")
+    target = TitleTarget(kind="movie", title="Night Train", year=2019, tmdb_id=4242)
+    wanted.candidates(target, title)
+    find_helpers.search._pool.join(10)
+    params = {"kind": "movie", "tmdb": "4242", "title": "Night Train", "year": "2019"}
+    response = logged_in(member).post("/torrents/find/get", params, follow=True)
+    assert "Asked an admin" in response.content.decode()
+    request = Request.objects.get()
+    assert (request.title, request.requested_by, request.state) == (title, member, "pending")
+    assert not Download.objects.exists()
+    assert Title.objects.count() == 1  # asked for the title it is, not a new one
