@@ -314,6 +314,9 @@ PLANK_INVITE_DAYS = int(env("INVITE_DAYS", "7"))  # an invitation link works thi
 PLANK_LOGIN_FAILURES_PER_USER = int(env("LOGIN_FAILURES_PER_USER", "5"))
 PLANK_LOGIN_FAILURES_PER_ADDRESS = int(env("LOGIN_FAILURES_PER_ADDRESS", "20"))
 PLANK_LOGIN_WINDOW_SECONDS = int(env("LOGIN_WINDOW_SECONDS", "900"))
+# Proxies in front of Plank (comma-separated addresses) whose X-Forwarded-For names the client
+# (for login throttling per address); none by default: the header is then ignored.
+PLANK_TRUSTED_PROXIES = frozenset(a.strip() for a in env("TRUSTED_PROXIES").split(",") if a.strip())
 PLANK_RECONCILE_SECONDS = float(env("RECONCILE_SECONDS", "60"))  # engine vs rows, periodically
 # Failed logins are counted for every worker process at once: in Redis when there is one, else
 # in files under the data folder (the default cache is one process's memory).

@@ -42,7 +42,20 @@ def _keys(username: str, address: str) -> list[tuple[str, int]]:
 
 
 def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """Who is trying: the connection's address, or, when that is a proxy named in
+    ``PLANK_TRUSTED_PROXIES``, the nearest address in ``X-Forwarded-For`` that is not one of
+    them (behind a proxy every attempt would otherwise come from the proxy, and twenty wrong
+    passwords from anyone would lock everyone out). The header is believed from those proxies
+    only: anyone else could write any address into it."""
+    address = request.META.get("REMOTE_ADDR", "") or "unknown"
+    trusted = settings.PLANK_TRUSTED_PROXIES
+    if address not in trusted:
+        return address
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for hop in reversed([a for a in forwarded if a]):
+        if hop not in trusted:
+            return hop[:64]
+    return address
 
 
 def locked_for(username: str, address: str, now: float | None = None) -> int:

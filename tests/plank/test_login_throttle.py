@@ -68,3 +68,31 @@ def test_the_wait_in_words() -> None:
     assert throttle.wait_in_words(45) == "45 seconds"
     assert throttle.wait_in_words(61) == "2 minutes"
     assert throttle.wait_in_words(600) == "10 minutes"
+
+
+def _behind(proxy: str, forwarded: str) -> Client:
+    return Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded)
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_count(settings, owner) -> None:
+    settings.PLANK_TRUSTED_PROXIES = frozenset({"10.9.9.9"})
+    for n in range(5):  # five names from one client behind the proxy: that client is locked
+        _behind("10.9.9.9", "203.0.113.7").post(
+            "/accounts/login/", {"username": f"nobody{n}", "password": "x"}
+        )
+    locked = _behind("10.9.9.9", "203.0.113.7").post(
+        "/accounts/login/", {"username": "owner", "password": PASSWORD}
+    )
+    assert locked.status_code == 429
+    other = _behind("10.9.9.9", "198.51.100.2, 10.9.9.9")  # another client: not locked
+    answer = other.post("/accounts/login/", {"username": "owner", "password": PASSWORD})
+    assert answer.status_code == 302
+
+
+def test_x_forwarded_for_is_ignored_from_anyone_else(settings) -> None:
+    settings.PLANK_TRUSTED_PROXIES = frozenset({"10.9.9.9"})
+    request = _behind("10.0.0.1", "203.0.113.7").get("/healthz").wsgi_request
+    assert throttle.client_address(request) == "10.0.0.1"
+    settings.PLANK_TRUSTED_PROXIES = frozenset()
+    request = _behind("10.9.9.9", "203.0.113.7").get("/healthz").wsgi_request
+    assert throttle.client_address(request) == "10.9.9.9"
