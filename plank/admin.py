@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from plank.models import Preferences, ScheduledTask, SchedulerLease, TaskRun
+from plank.models import Invite, Preferences, ScheduledTask, SchedulerLease, TaskRun
 
 
 @admin.register(Preferences)
@@ -38,3 +38,14 @@ class TaskRunAdmin(admin.ModelAdmin):
 @admin.register(SchedulerLease)
 class SchedulerLeaseAdmin(admin.ModelAdmin):
     list_display = ("name", "holder", "acquired_at", "expires_at")
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    """Invitations, to look at: only a hash of each link is kept (the link was shown once)."""
+
+    list_display = ("note", "role", "created_by", "created_at", "expires_at", "used_by")
+    readonly_fields = [f.name for f in Invite._meta.fields]
+
+    def has_add_permission(self, request) -> bool:  # links are made on Settings > People
+        return False
