@@ -66,8 +66,10 @@ OFFENDERS = """() => {
 @pytest.fixture(scope="module")
 def phone_server(plank_env: dict[str, str]) -> Iterator[tuple[Server, int]]:
     pk = int(manage(plank_env, "shell", "-c", SEED).strip().splitlines()[-1])
-    # Web only: no engine, so the seeded download rows stay as written.
-    server = start_server(plank_env, web_only=True)
+    # Web only: no engine, so the seeded download rows stay as written. Every disk is "low"
+    # below an exabyte: the warning is on the page, and must fit too.
+    env = {**plank_env, "PLANK_LOW_DISK_BYTES": str(1024**6)}
+    server = start_server(env, web_only=True)
     yield server, pk
     server.stop()
 
@@ -181,6 +183,7 @@ def test_downloads_are_cards_on_a_phone(phone, desktop, phone_server, shots_dir:
     chip = row.locator(".status-chip")
     assert chip.evaluate("el => el.scrollWidth <= el.clientWidth")  # nothing cut off
     assert "Pause" in row.locator(".dl-actions").inner_text()
+    assert "nearly full" in phone.locator(".disk-warning").inner_text()
     phone.screenshot(path=str(shots_dir / "downloads-phone.png"), full_page=True)
 
     desktop.goto(f"{server.url}/downloads/")
@@ -219,3 +222,20 @@ def test_a_slow_htmx_request_shows_the_loading_bar(desktop, phone_server) -> Non
     desktop.evaluate("document.querySelector('#downloads').classList.remove('htmx-request')")
     desktop.wait_for_timeout(400)
     assert desktop.evaluate(opacity) == "0"
+
+
+@pytest.mark.parametrize("width", [720, 800, 900, 960, 1024, 1100, 1366])
+def test_the_header_fits_at_every_width(browser, session, phone_server, width: int) -> None:
+    page = open_page(browser, session, {"width": width, "height": 800})
+    try:
+        page.goto(f"{phone_server[0].url}/downloads/")
+        nav = page.locator(".site-nav")
+        if nav.is_visible():  # every link shown whole, none scrolled out of its strip
+            assert nav.evaluate("el => el.scrollWidth <= el.clientWidth"), f"nav clipped at {width}"
+        else:
+            assert page.locator(".nav-menu summary").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        end = page.locator(".header-end").bounding_box()
+        assert end is not None and end["x"] + end["width"] <= width
+    finally:
+        page.context.close()

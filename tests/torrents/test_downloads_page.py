@@ -164,7 +164,7 @@ def test_a_low_disk_warns(client_owner: Client, data_dir, settings) -> None:
     settings.PLANK_LOW_DISK_BYTES = 1024**6  # an exabyte: every disk is "low"
     page = page_of(client_owner)
     assert 'class="disk-space low"' in page
-    warning = re.search(r'<div class="notice disk-warning" role="alert">.*?</div>', page, re.S)
+    warning = re.search(r'<div class="notice warn disk-warning" role="alert">.*?</div>', page, re.S)
     assert warning and "nearly full" in warning.group(0)
     assert "downloads stop with an error" in warning.group(0)  # what happens when it is full
 
