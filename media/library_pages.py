@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from media import search
-from media.models import Title
+from media.models import MediaFile, Title
 
 DEFAULT_SORT = "added"
 SORTS = ("added", "title", "year")
@@ -136,6 +136,9 @@ def _ordered(qs: QuerySet[Title], sort: str) -> QuerySet[Title]:
 def listing(kind: str, *, query: str = "") -> QuerySet[Title]:
     """The titles of one tab (matching the filter ``query``), before sorting and paging."""
     qs = Title.objects.in_library().filter(kind=kind).select_related("download")
+    # Each card's status chip looks at the title's videos (a missing file says so): one query
+    # for the page's videos, not one per card.
+    qs = qs.prefetch_related(Prefetch("files", queryset=MediaFile.objects.videos()))
     if query:
         qs = qs.filter(pk__in=search.matching_titles(query))
     return qs

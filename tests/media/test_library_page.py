@@ -12,7 +12,7 @@ import requests
 from django.test import Client
 
 from media.models import Kind, Status, Title
-from tests.factories import make_title
+from tests.factories import make_download, make_file, make_title, new_info_hash
 from tests.live.live_server import base_env, create_user, manage, running
 
 pytestmark = pytest.mark.django_db
@@ -79,9 +79,25 @@ def test_empty_state_tells_a_new_user_what_to_do(client_owner: Client) -> None:
 
 
 def test_status_on_each_card(client_owner: Client) -> None:
-    make_title(title="Alien", status=Status.DOWNLOADING)
-    page = client_owner.get("/").content.decode()
-    assert "status-downloading" in page
+    """Each card says the title's one state (media.status), not DOWNLOADING for everything;
+    a title that is simply ready has no chip."""
+    paused = make_title(title="Alien", status=Status.DOWNLOADING, info_hash=new_info_hash())
+    make_download(paused, state="paused", progress=0.3)
+    waiting = make_title(title="Brazil", status=Status.DOWNLOADING, info_hash=new_info_hash())
+    make_download(waiting, state="no_peers")
+    make_title(title="Gone", status=Status.COMPLETE)  # no video file: missing
+    ready = make_title(title="Heat", status=Status.COMPLETE)
+    make_file(ready)
+    grid = client_owner.get("/?sort=title").content.decode()
+    articles = grid.split('<article class="poster-card"')[1:]
+    cards = {
+        name: next(a.split("</article>")[0] for a in articles if f'title="{name}"' in a)
+        for name in ("Alien", "Brazil", "Gone", "Heat")
+    }
+    assert 'data-state="paused"' in cards["Alien"] and "30%" in cards["Alien"]
+    assert 'data-state="waiting"' in cards["Brazil"]
+    assert 'data-state="missing"' in cards["Gone"]
+    assert "status-chip" not in cards["Heat"]
 
 
 def test_removed_titles_are_hidden(client_owner: Client) -> None:
@@ -301,9 +317,10 @@ def test_the_first_page_is_small_and_cheap(
         Title(title=f"A rather long title number {n}", year=1990 + n % 30, quality="1080p")
         for n in range(300)
     )
-    # 8 for the page and its grid, and the home rows' first rendering (media/home.py): one for
+    # 8 for the page and its grid, one for the grid's videos (each card's status chip says
+    # when a file is missing), and the home rows' first rendering (media/home.py): one for
     # the person's positions, one for Recently added (Downloading now has nothing here).
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         page = client_owner.get("/").content
     assert len(card_ids(page.decode())) == 48
     assert len(page) < 100_000
