@@ -222,6 +222,7 @@ def run_title_search(title_pk: int) -> TitleSearch | None:
     ranked = selection.rank(found.releases, target.selection_target(), rules_for(title))
     top = selection.best(ranked)
     row.refresh_from_db()
+    seen = row.finished_at  # another writer (a fallback) changes it: see the end
     row.found = len(found.releases)
     row.acceptable = sum(1 for s in ranked if not s.rejected)
     row.finished_at = timezone.now()
@@ -247,7 +248,16 @@ def run_title_search(title_pk: int) -> TitleSearch | None:
             row.next_at = timezone.now() + timedelta(hours=hours)
             why += f" Searching again at {timezone.localtime(row.next_at):%H:%M}."
         row.outcome = why
-    row.save()
+    with transaction.atomic():
+        # The release just started may have been refused already, and the fallback (another
+        # thread) has said what it started next: its word is newer, keep it.
+        if (
+            TitleSearch.objects.filter(pk=row.pk).values_list("finished_at", flat=True).first()
+            != seen
+        ):
+            row.refresh_from_db()
+            return row
+        row.save()
     return row
 
 
