@@ -52,6 +52,13 @@ POSTGRES = [
         END $$""",
     """CREATE TRIGGER media_title_counts AFTER INSERT OR DELETE OR UPDATE OF kind, status
         ON media_title FOR EACH ROW EXECUTE FUNCTION media_title_counts_sync()""",
+    *[
+        # TRUNCATE fires no row trigger (Django's flush truncates, so do people): empty it.
+        """CREATE OR REPLACE FUNCTION media_title_counts_clear() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN DELETE FROM media_title_counts; RETURN NULL; END $$""",
+        """CREATE TRIGGER media_title_counts_truncate AFTER TRUNCATE ON media_title
+        FOR EACH STATEMENT EXECUTE FUNCTION media_title_counts_clear()""",
+    ],
 ]
 
 
@@ -64,7 +71,9 @@ def create(schema_editor: Any) -> None:
 def drop(schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("DROP TRIGGER IF EXISTS media_title_counts ON media_title")
+        schema_editor.execute("DROP TRIGGER IF EXISTS media_title_counts_truncate ON media_title")
         schema_editor.execute("DROP FUNCTION IF EXISTS media_title_counts_sync()")
+        schema_editor.execute("DROP FUNCTION IF EXISTS media_title_counts_clear()")
     else:
         for name in ("ai", "au", "ad"):
             schema_editor.execute(f"DROP TRIGGER IF EXISTS media_title_counts_{name}")

@@ -137,6 +137,15 @@ def _report(future: Future[Any] | asyncio.Future[Any]) -> None:
 _pending: set[asyncio.Task[Any]] = set()
 
 
+async def sends_done() -> None:
+    """Until the channel-layer sends started on this loop have gone out (before a loop that
+    made them stops: a test's, or a relay's at shutdown)."""
+    loop = asyncio.get_running_loop()
+    mine = [t for t in list(_pending) if t.get_loop() is loop]
+    if mine:
+        await asyncio.wait(mine, timeout=5)
+
+
 def group_send(group: str, message: dict[str, Any]) -> None:
     """Send a channel-layer message from any thread or coroutine, without waiting for it.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import io
+import signal
 import threading
 import time
 from datetime import timedelta
@@ -114,6 +115,16 @@ def test_bad_options(configured: FakeTMDB) -> None:
 
 
 def test_ctrl_c_leaves_every_title_whole(configured: FakeTMDB) -> None:
+    # Python's own Ctrl-C (KeyboardInterrupt), whatever an earlier test in this process left
+    # (a job worker installs its own SIGINT handler).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_leaves_every_title_whole(configured)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_leaves_every_title_whole(configured: FakeTMDB) -> None:
     movie = add(MATRIX, "movie")  # synced first (lower pk)
     show = add(SHOW, "tv")
     configured.slow("/tv/1396/season/3", 1.0)

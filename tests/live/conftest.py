@@ -138,6 +138,7 @@ async def stop_relays() -> None:
     """Stop this loop's relay and close the sync thread's connection (PostgreSQL then lets the
     test database go at the end of the session)."""
     loop = asyncio.get_running_loop()
+    await hub.sends_done()  # a logout's or a push's send to Redis, not cut off mid-way
     for relay in hub.relays():
         if relay.loop is loop:
             await relay.stop()

@@ -182,7 +182,7 @@ def test_a_hostile_title_is_escaped_in_every_row(client_member: Client, member) 
     show = make_show(title=HOSTILE, seasons={1: [HOSTILE, HOSTILE]})
     e1, e2 = episode_files(show)
     watched(member, show, 1499, 1500, file=e1)  # Up next: e2
-    movie = make_title(title=HOSTILE, quality=HOSTILE)
+    movie = make_title(title=HOSTILE, quality=HOSTILE[:32])  # quality: 32 characters at most
     watched(member, movie, 60, 6000)  # Continue watching
     loading = make_title(title=HOSTILE, status="downloading")
     make_download(loading, state="downloading", progress=0.5, error=HOSTILE)

@@ -110,6 +110,8 @@ def test_movie_from_magnet_to_complete(part, make_torrent, seeder, tmp_path: Pat
         assert download.save_path == str(tmp_path / "downloads" / title.info_hash)
 
         download = wait_state(title, "complete")
+        # the signal goes after the completion commits: wait for it, not just for the row
+        wait_for(lambda: completed, 10, "download_completed")
     finally:
         download_completed.disconnect(record)
     title.refresh_from_db()
