@@ -241,6 +241,18 @@ class Scanner:
                 if file is not None:
                     added.append(file)
             if added:
+                # Rows another writer committed since the plan was read (the last batch of a
+                # killed scan can commit after its process is gone) are theirs, not new.
+                there = set(
+                    MediaFile.objects.filter(
+                        folder=self.folder, path__in=[f.path for f in added]
+                    ).values_list("path", flat=True)
+                )
+                if there:
+                    added = [f for f in added if f.path not in there]
+                    self.counts["added"] -= len(there)
+                    self.counts["unchanged"] += len(there)
+            if added:
                 MediaFile.objects.bulk_create(added)
                 # bulk_create sends no signals; the library's prefix names every list and
                 # every title page these new files show on.

@@ -82,7 +82,11 @@ def test_get_best_of_a_members_title_asks_and_approval_searches(fake, approval_o
     wait_for(
         lambda: Title.objects.get(pk=title.pk).info_hash == BEST.info_hash, 20, "the best release"
     )
-    assert TitleSearch.objects.get(title=title).state == TitleSearch.State.STARTED
+    wait_for(  # the search's row is written just after the release is attached
+        lambda: TitleSearch.objects.get(title=title).state == TitleSearch.State.STARTED,
+        10,
+        "the search's outcome",
+    )
 
 
 def test_a_members_wanted_title_is_searched_but_not_started(fake, approval_on) -> None:
