@@ -166,7 +166,10 @@ def added(plank: Plank) -> dict[str, Any] | None:
     downloads = plank.rows("SELECT info_hash, state, progress FROM torrents_download")
     commands = plank.rows("SELECT action FROM torrents_enginecommand")
     filed = files and all(path for _, role, path, _ in files if role == "video")
-    if title[2] != "complete" or not filed or commands or not downloads or plank.jobs_busy():
+    settled = title[3] == ""  # no step in progress ("Making it playable… 0%" is one)
+    if title[2] != "complete" or not settled or not filed or commands or not downloads:
+        return None
+    if plank.jobs_busy():
         return None
     info_hash = downloads[0][0]
     return {
