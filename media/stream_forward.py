@@ -22,17 +22,20 @@ CONNECT_SECONDS = 5.0
 HEADER_SECONDS = 60.0  # worker 0 may wait for pieces before its first byte (PLANK_STREAM_TIMEOUT)
 CHUNK = 256 * 1024
 SENT = ("Range", "If-Range", "Cookie", "User-Agent")  # the request headers worker 0 needs
-KEPT = (  # the answer's headers passed back
-    "Content-Type",
-    "Content-Length",
-    "Content-Range",
-    "Accept-Ranges",
-    "Content-Disposition",
-    "Cache-Control",
-    "Retry-After",
-    "ETag",
-    "Last-Modified",
-    "Location",
+KEPT = frozenset(  # the answer's headers passed back (lower case: names are compared so)
+    name.lower()
+    for name in (
+        "Content-Type",
+        "Content-Length",
+        "Content-Range",
+        "Accept-Ranges",
+        "Content-Disposition",
+        "Cache-Control",
+        "Retry-After",
+        "ETag",
+        "Last-Modified",
+        "Location",
+    )
 )
 MAX_HEADER_LINES = 100
 
@@ -72,7 +75,7 @@ async def forward(request: HttpRequest, address: str) -> HttpResponseBase:
         return _unavailable("The worker that runs the BitTorrent engine did not answer in time.")
     response = StreamingHttpResponse(_body(reader, writer), status=status)
     for name, value in headers:
-        if name.lower() in {k.lower() for k in KEPT}:
+        if name.lower() in KEPT:
             response[name] = value
     return response
 

@@ -138,8 +138,8 @@ _pending: set[asyncio.Task[Any]] = set()
 
 
 async def sends_done() -> None:
-    """Until the channel-layer sends started on this loop have gone out (before a loop that
-    made them stops: a test's, or a relay's at shutdown)."""
+    """Until the channel-layer sends started on this loop have gone out (at most 5 s): for
+    whoever is about to close a loop that made some (the live tests' clean-up does)."""
     loop = asyncio.get_running_loop()
     mine = [t for t in list(_pending) if t.get_loop() is loop]
     if mine:
